@@ -1,0 +1,94 @@
+"""Kafka plumbing: the broker factory (idempotent producer, acks=all, delivery middleware)
+and the subscriber defaults that make consumption explicitly at-least-once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+
+from shared.delivery import DeadLetters, Delivery, RetryPolicy
+from shared.envelope import Event
+from shared.observability import kafka_prometheus
+from shared.settings import ServiceSettings
+
+
+def make_broker(settings: ServiceSettings) -> KafkaBroker:
+    """A KafkaBroker whose producer is idempotent with acks=all and whose subscribers share
+    the retry/dead-letter policy and Prometheus metrics. Connects only on `start()`."""
+    broker = KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=f"socialops-{settings.service_name}",
+        acks="all",
+        enable_idempotence=True,
+        linger_ms=5,
+        compression_type=None,
+        graceful_timeout=10.0,
+        middlewares=[kafka_prometheus(settings.service_name)],
+    )
+    broker.add_middleware(
+        Delivery(
+            dead_letters=DeadLetters(broker=broker, service=settings.service_name),
+            retry=RetryPolicy(
+                attempts=settings.retry_attempts,
+                base_delay_s=settings.retry_base_delay_s,
+                max_delay_s=settings.retry_max_delay_s,
+            ),
+        )
+    )
+    return broker
+
+
+def at_least_once(group_id: str, **overrides: Any) -> dict[str, Any]:
+    """Subscriber options: a named consumer group, offsets committed only after the handler
+    (and so its database write) succeeded; a failure that escapes the delivery middleware
+    rewinds the offset instead of committing past the message."""
+    return {
+        "group_id": group_id,
+        "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "auto_offset_reset": "earliest",
+        **overrides,
+    }
+
+
+def batch_at_least_once(group_id: str, *, max_records: int = 2000, **overrides: Any) -> dict[str, Any]:
+    """Batch subscriber options for high-volume topics: one commit per batch after it is stored."""
+    return at_least_once(
+        group_id,
+        batch=True,
+        max_records=max_records,
+        batch_timeout_ms=50,
+        max_partition_fetch_bytes=8 * 1024 * 1024,
+        **overrides,
+    )
+
+
+def event_headers(event: Event) -> dict[str, str]:
+    return {
+        "event_type": event.event_type,
+        "event_version": str(event.event_version),
+        "tenant_id": event.tenant_id,
+    }
+
+
+def encode(event: Event) -> bytes:
+    """Wire format of an event: its JSON (money as strings, datetimes ISO 8601 with zone)."""
+    return event.model_dump_json().encode()
+
+
+async def publish(broker: KafkaBroker, topic: str, event: Event) -> None:
+    """Publish one event keyed by its entity (order per entity), waiting for acks=all."""
+    await broker.publish(
+        encode(event),
+        topic=topic,
+        key=event.partition_key(),
+        headers=event_headers(event),
+        correlation_id=event.correlation_id,
+    )
+
+
+def as_json(raw: bytes) -> Any:
+    return json.loads(raw)

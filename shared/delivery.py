@@ -1,0 +1,168 @@
+"""Delivery policy for every subscriber: retry transient failures with bounded backoff,
+dead-letter permanent ones to `<topic>.dlq` with the reason, never block a partition forever.
+
+Permanent: the message can never succeed (undecodable, schema-invalid, unknown tenant, a bug).
+Transient: the world may heal (database or broker unreachable). After the retry budget a
+transient failure is dead-lettered too, with kind `transient`, so it can be replayed.
+If even the dead-letter publish fails, the exception propagates and the subscriber's
+NACK_ON_ERROR policy rewinds the offset: nothing is committed past an unprocessed message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from aiokafka.errors import KafkaError
+from faststream import BaseMiddleware
+from pydantic import ValidationError
+from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+
+from shared import topics
+from shared.logs import correlation_id
+from shared.observability import DELIVERY_OUTCOMES
+
+if TYPE_CHECKING:
+    from aiokafka import ConsumerRecord
+    from faststream.kafka import KafkaBroker
+    from faststream.message import StreamMessage
+
+log = logging.getLogger("socialops.delivery")
+
+
+class PermanentError(Exception):
+    """A message that can never be processed (e.g. unknown tenant); dead-letter it at once."""
+
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    ConnectionFailure,  # includes AutoReconnect, ServerSelectionTimeoutError, NetworkTimeout
+    KafkaError,
+    ConnectionError,
+    TimeoutError,
+)
+
+
+def is_transient(error: BaseException) -> bool:
+    if isinstance(error, OperationFailure):
+        return error.has_error_label("TransientTransactionError")
+    return isinstance(error, TRANSIENT_ERRORS) and not isinstance(error, PermanentError)
+
+
+def describe(error: BaseException) -> str:
+    """A short, human reason; for schema errors: each field and what is wrong with it."""
+    if isinstance(error, ValidationError):
+        parts = [
+            f"{'.'.join(str(p) for p in e['loc']) or '<body>'}: {e['msg']}" for e in error.errors()
+        ]
+        return "schema invalid: " + "; ".join(parts)[:900]
+    if isinstance(error, json.JSONDecodeError | UnicodeDecodeError):
+        return f"undecodable: {error}"[:900]
+    return f"{type(error).__name__}: {error}"[:900]
+
+
+@dataclass(frozen=True)
+class DeadLetters:
+    """Publishes a failed record to its topic's `.dlq` with headers saying why and from where."""
+
+    broker: KafkaBroker
+    service: str
+
+    async def send(
+        self,
+        record: ConsumerRecord[Any, Any],
+        *,
+        reason: str,
+        kind: str,
+        attempts: int = 1,
+    ) -> None:
+        headers = {
+            "x-dlq-reason": reason,
+            "x-dlq-kind": kind,
+            "x-dlq-service": self.service,
+            "x-dlq-source-topic": record.topic,
+            "x-dlq-source-partition": str(record.partition),
+            "x-dlq-source-offset": str(record.offset),
+            "x-dlq-attempts": str(attempts),
+            "x-dlq-failed-at": datetime.now(UTC).isoformat(),
+        }
+        await self.broker.publish(
+            record.value if record.value is not None else b"",
+            topic=topics.dlq(record.topic),
+            key=record.key,
+            headers=headers,
+        )
+        DELIVERY_OUTCOMES.labels(self.service, record.topic, "dead_lettered").inc()
+        log.warning(
+            "dead-lettered %s[%s]@%s: %s",
+            record.topic,
+            record.partition,
+            record.offset,
+            reason,
+            extra={"fields": {"kind": kind}},
+        )
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    base_delay_s: float = 0.2
+    max_delay_s: float = 5.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+
+
+class DeliveryMiddleware(BaseMiddleware):
+    """One instance per message; built by `Delivery`."""
+
+    def __init__(self, msg: Any, /, *, context: Any, delivery: Delivery) -> None:
+        super().__init__(msg, context=context)
+        self.delivery = delivery
+
+    async def consume_scope(
+        self, call_next: Callable[[Any], Awaitable[Any]], msg: StreamMessage[Any]
+    ) -> Any:
+        d = self.delivery
+        records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
+        topic = records[0].topic if records else "?"
+        correlation_id.set(msg.correlation_id)
+        for attempt in range(1, d.retry.attempts + 1):
+            try:
+                result = await call_next(msg)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # noqa: BLE001 - classified below
+                if is_transient(error) and attempt < d.retry.attempts:
+                    DELIVERY_OUTCOMES.labels(d.dead_letters.service, topic, "retried").inc()
+                    log.warning("transient failure on %s (attempt %s): %s", topic, attempt, error)
+                    await asyncio.sleep(d.retry.delay(attempt))
+                    continue
+                kind = "transient" if is_transient(error) else "permanent"
+                if kind == "permanent" and not isinstance(
+                    error, ValidationError | PermanentError | ValueError
+                ):
+                    log.exception("unexpected error handling %s", topic)
+                for record in records:
+                    await d.dead_letters.send(
+                        record, reason=describe(error), kind=kind, attempts=attempt
+                    )
+                return None
+            DELIVERY_OUTCOMES.labels(d.dead_letters.service, topic, "processed").inc()
+            return result
+        return None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """The broker middleware factory: `broker.add_middleware(Delivery(...))`."""
+
+    dead_letters: DeadLetters
+    retry: RetryPolicy
+
+    def __call__(self, msg: Any, /, *, context: Any) -> DeliveryMiddleware:
+        return DeliveryMiddleware(msg, context=context, delivery=self)

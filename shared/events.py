@@ -1,0 +1,173 @@
+"""Event contracts exchanged between services. Producers write them strictly; consumers read
+tolerantly. Add fields, never change or remove them; bump EVENT_VERSION when the payload grows.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+from typing import ClassVar, Literal
+
+from pydantic import AwareDatetime, Field
+
+from shared.envelope import Contract, Event
+from shared.money import ExactDecimal, Money
+
+Id = str
+
+
+class Platform(StrEnum):
+    INSTAGRAM = "instagram"
+    FACEBOOK = "facebook"
+    X = "x"
+    LINKEDIN = "linkedin"
+    TIKTOK = "tiktok"
+    YOUTUBE = "youtube"
+    META_ADS = "meta_ads"
+    GOOGLE_ADS = "google_ads"
+
+
+# --------------------------------------------------------------------------- calendar
+
+
+class PostScheduled(Event):
+    """A post was put on a client's calendar."""
+
+    EVENT_TYPE: ClassVar[str] = "PostScheduled"
+
+    client_id: Id
+    post_id: Id
+    strategy_id: Id | None = None
+    platform: Platform
+    scheduled_at: AwareDatetime = Field(description="When the post goes out (zone-aware).")
+    timezone: str = Field(default="UTC", description="IANA zone the slot was planned in.")
+    content_type: str = Field(default="post", examples=["video", "story", "carousel"])
+    pillar: str | None = Field(default=None, description="Content pillar / series.")
+    paid: bool = Field(default=False, description="Promoted with ad budget.")
+    budget_id: Id | None = Field(default=None, description="Budget paying for promotion.")
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class EntityLevel(StrEnum):
+    ACCOUNT = "account"
+    POST = "post"
+    STORY = "story"
+    VIDEO = "video"
+    AD = "ad"
+    COMPETITOR_ACCOUNT = "competitor_account"
+
+
+class TimeWindow(StrEnum):
+    LIFETIME = "lifetime"
+    HOUR = "hour"
+    DAY = "day"
+    WEEK = "week"
+    DAYS_28 = "days_28"
+
+
+class SourceKind(StrEnum):
+    POLL = "poll"
+    WEBHOOK = "webhook"
+    BACKFILL = "backfill"
+    MANUAL = "manual"
+
+
+class ObservationSource(Contract):
+    api: str = Field(examples=["instagram_graph", "x_api_v2", "csv"])
+    api_version: str | None = Field(default=None, examples=["v21.0"])
+    kind: SourceKind = SourceKind.POLL
+
+
+class MetricValue(Contract):
+    name: str = Field(description="Canonical metric name", examples=["views", "likes"])
+    value: Decimal = Field(ge=0, description="Non-negative count or amount.")
+    unit: Literal["count", "seconds", "ratio"] = "count"
+    native_name: str | None = Field(default=None, description="The platform's own name.")
+
+
+class AnalyticsObserved(Event):
+    """One normalized analytics observation of one entity over one window."""
+
+    EVENT_TYPE: ClassVar[str] = "AnalyticsObserved"
+
+    client_id: Id
+    platform: Platform
+    account_id: Id
+    entity_level: EntityLevel
+    entity_id: Id = Field(description="Post/story/video/ad id, or the account id itself.")
+    owned: bool = Field(default=True, description="False for a competitor's account.")
+    post_id: Id | None = Field(default=None, description="SocialOps post id, when known.")
+    content_type: str | None = None
+    window: TimeWindow = TimeWindow.LIFETIME
+    window_start: AwareDatetime | None = None
+    cumulative: bool = Field(
+        default=True, description="True: values are running totals; False: increments."
+    )
+    observed_at: AwareDatetime
+    source: ObservationSource
+    metrics: tuple[MetricValue, ...] = ()
+    spend: Money | None = None
+    leads: int | None = Field(default=None, ge=0)
+    visits: int | None = Field(default=None, ge=0)
+    conversions: int | None = Field(default=None, ge=0)
+    revenue: Money | None = None
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class SpendLine(Contract):
+    """Spend carried by one stored observation (so budget can book it exactly once)."""
+
+    observation_id: Id
+    client_id: Id
+    platform: Platform
+    budget_id: Id | None = None
+    post_id: Id | None = None
+    amount: ExactDecimal
+    currency: str
+    observed_at: datetime
+
+
+class ClientPlatformTotals(Contract):
+    client_id: Id
+    platform: Platform
+    observations: int
+    metrics: dict[str, ExactDecimal] = Field(default_factory=dict)
+
+
+class MetricsIngested(Event):
+    """A batch of observations was stored (compact: totals per client/platform + spend)."""
+
+    EVENT_TYPE: ClassVar[str] = "MetricsIngested"
+
+    observations: int = Field(ge=0, description="Observations newly stored in this batch.")
+    totals: tuple[ClientPlatformTotals, ...] = ()
+    spend: tuple[SpendLine, ...] = ()
+
+
+# --------------------------------------------------------------------------- budget
+
+
+class BudgetThresholdCrossed(Event):
+    """A budget's booked spend reached one of its thresholds (published once per threshold)."""
+
+    EVENT_TYPE: ClassVar[str] = "BudgetThresholdCrossed"
+
+    budget_id: Id
+    client_id: Id
+    threshold_pct: int = Field(ge=1, le=1000)
+    spent: Money
+    limit: Money
+    pause_paid_posts: bool = Field(
+        description="True when the crossing means paid promotion must stop (>= 100%)."
+    )
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()

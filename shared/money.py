@@ -1,0 +1,97 @@
+"""Exact money: a Decimal amount with an ISO 4217 currency; never a float."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Annotated, Any, Self
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
+
+# ISO 4217 active codes (minor units where not 2). Kept here so validation needs no network.
+_MINOR_UNITS: dict[str, int] = {
+    "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
+    "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3,
+    "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
+}  # fmt: skip
+ISO_4217: frozenset[str] = frozenset(
+    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
+    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP
+    ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
+    JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK
+    MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN
+    PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS
+    TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG
+    XOF XPF YER ZAR ZMW ZWG""".split()
+)
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, float):
+        # A float has already lost exactness; accept it only via its shortest repr.
+        return Decimal(repr(value))
+    return value
+
+
+def _decimal_str(value: Decimal) -> str:
+    return format(value, "f")
+
+
+# Serialized as a JSON string ("12.30") so no consumer parses money as a float.
+ExactDecimal = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    PlainSerializer(_decimal_str, return_type=str, when_used="json"),
+]
+
+
+def minor_units(currency: str) -> int:
+    """Digits after the decimal point for a currency (ISO 4217)."""
+    return _MINOR_UNITS.get(currency, 2)
+
+
+class Money(BaseModel):
+    """An exact amount in one ISO 4217 currency."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    amount: ExactDecimal = Field(description="Exact decimal amount, as a string in JSON.")
+    currency: str = Field(description="ISO 4217 code", examples=["EUR", "USD", "UZS"])
+
+    @field_validator("currency", mode="before")
+    @classmethod
+    def _known_currency(cls, v: Any) -> Any:
+        code = str(v).strip().upper()
+        if code not in ISO_4217:
+            raise ValueError(f"'{v}' is not an ISO 4217 currency code")
+        return code
+
+    @field_validator("amount")
+    @classmethod
+    def _finite(cls, v: Decimal) -> Decimal:
+        if not v.is_finite():
+            raise ValueError("amount must be a finite number")
+        return v
+
+    @classmethod
+    def zero(cls, currency: str) -> Self:
+        return cls(amount=Decimal(0), currency=currency)
+
+    def _same(self, other: Money) -> None:
+        if other.currency != self.currency:
+            raise ValueError(f"cannot combine {self.currency} with {other.currency}")
+
+    def __add__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(amount=self.amount + other.amount, currency=self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        self._same(other)
+        return Money(amount=self.amount - other.amount, currency=self.currency)
+
+    def rounded(self) -> Money:
+        """Rounded to the currency's minor unit, banker's rounding."""
+        q = Decimal(1).scaleb(-minor_units(self.currency))
+        return Money(amount=self.amount.quantize(q, rounding=ROUND_HALF_EVEN), currency=self.currency)
+
+    def __str__(self) -> str:
+        return f"{self.rounded().amount} {self.currency}"

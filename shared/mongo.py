@@ -1,0 +1,123 @@
+"""MongoDB plumbing: one AsyncMongoClient per process, Decimal <-> Decimal128, index creation,
+transactions, and duplicate-key helpers for idempotent writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from bson.codec_options import TypeCodec, TypeRegistry
+from bson.decimal128 import Decimal128
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
+
+DUPLICATE_KEY = 11000
+PROCESSED = "processed_events"
+PROCESSED_TTL_S = 14 * 24 * 3600  # replays older than Kafka's retention cannot arrive
+T = TypeVar("T")
+
+
+class DecimalCodec(TypeCodec):
+    """Store Python Decimals as BSON Decimal128 so money stays exact in the database."""
+
+    python_type = Decimal
+    bson_type = Decimal128
+
+    def transform_python(self, value: Decimal) -> Decimal128:
+        return Decimal128(value)
+
+    def transform_bson(self, value: Decimal128) -> Decimal:
+        return value.to_decimal()
+
+
+def connect(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
+    """Build the process's one client (lazy: nothing connects until first use)."""
+    return AsyncMongoClient(
+        uri,
+        appname=app_name,
+        tz_aware=True,
+        type_registry=TypeRegistry([DecimalCodec()]),
+        serverSelectionTimeoutMS=5000,
+    )
+
+
+async def ensure_indexes(db: AsyncDatabase[Any], spec: dict[str, Iterable[IndexModel]]) -> None:
+    """Create the indexes a service declares (idempotent; run at start-up)."""
+    spec = {PROCESSED: [IndexModel("at", expireAfterSeconds=PROCESSED_TTL_S)], **spec}
+    for collection, indexes in spec.items():
+        models = list(indexes)
+        if models:
+            await db[collection].create_indexes(models)
+
+
+async def ping(client: AsyncMongoClient[Any]) -> bool:
+    try:
+        await client.admin.command("ping")
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        return False
+    return True
+
+
+@asynccontextmanager
+async def transaction(client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncClientSession]:
+    """A session with a transaction: everything written with `session=` commits together."""
+    async with client.start_session() as session, await session.start_transaction():
+        yield session
+
+
+def only_duplicates(error: BulkWriteError) -> bool:
+    """True when every write error of an unordered bulk write is a duplicate key (a replay)."""
+    errors = error.details.get("writeErrors", [])
+    return bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors)
+
+
+async def insert_new(
+    collection: Any, docs: list[dict[str, Any]], *, session: AsyncClientSession | None = None
+) -> int:
+    """Insert docs whose `_id` is new; duplicates (replays) are skipped. Returns how many new."""
+    if not docs:
+        return 0
+    if session is not None:
+        # Inside a transaction a duplicate key aborts everything: filter replays first.
+        ids = [d["_id"] for d in docs]
+        seen = {d["_id"] async for d in collection.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)}
+        docs = [d for d in docs if d["_id"] not in seen]
+        if not docs:
+            return 0
+        await collection.insert_many(docs, ordered=True, session=session)
+        return len(docs)
+    try:
+        result = await collection.insert_many(docs, ordered=False, session=session)
+    except BulkWriteError as e:
+        if not only_duplicates(e):
+            raise
+        return int(e.details.get("nInserted", 0))
+    return len(result.inserted_ids)
+
+
+async def run_once(
+    client: AsyncMongoClient[Any],
+    db: AsyncDatabase[Any],
+    *,
+    consumer: str,
+    event_id: str,
+    effect: Callable[[AsyncClientSession], Awaitable[T]],
+) -> T | None:
+    """Run `effect` in a transaction that also records (consumer, event_id) as processed.
+
+    A repeated event finds its record and has no second effect (returns None). The record and
+    the effect commit together, so a crash between them cannot leave one without the other.
+    """
+    key = f"{consumer}:{event_id}"
+    async with transaction(client) as session:
+        if await db[PROCESSED].find_one({"_id": key}, {"_id": 1}, session=session):
+            return None
+        result = await effect(session)
+        await db[PROCESSED].insert_one({"_id": key, "at": datetime.now(UTC)}, session=session)
+        return result

@@ -1,0 +1,164 @@
+"""The pieces every service process composes in its app factory, and its HTTP shell:
+lifespan (indexes, broker, outbox relay), `/healthz`, `/readyz`, `/metrics` and API-key auth.
+Nothing connects at import or construction; everything starts in the lifespan.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, status
+from fastapi.responses import JSONResponse, Response
+from faststream.kafka import KafkaBroker, KafkaRouter
+from pymongo import AsyncMongoClient, IndexModel
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared import auth, logs, mongo, outbox
+from shared.auth import Agency, AgencyDirectory
+from shared.broker import make_broker
+from shared.delivery import PermanentError
+from shared.observability import exposition
+from shared.settings import ServiceSettings
+from shared.topics import Topics
+
+log = logging.getLogger("socialops.runtime")
+
+
+@dataclass
+class Runtime:
+    """Connections and plumbing of one service process (one per process)."""
+
+    settings: ServiceSettings
+    mongo: AsyncMongoClient[dict[str, Any]]
+    db: AsyncDatabase[dict[str, Any]]
+    directory: AgencyDirectory
+    broker: KafkaBroker
+    topics: Topics
+    outbox: outbox.Outbox
+    background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: ServiceSettings) -> Runtime:
+        client = mongo.connect(settings.mongodb_uri, app_name=settings.service_name)
+        db = client[settings.database_name]
+        broker = make_broker(settings)
+        return cls(
+            settings=settings,
+            mongo=client,
+            db=db,
+            directory=AgencyDirectory(client[settings.tenancy_database]),
+            broker=broker,
+            topics=Topics(settings.topic_prefix),
+            outbox=outbox.Outbox(db, broker, service=settings.service_name),
+        )
+
+    async def require_tenant(self, tenant_id: str) -> None:
+        """Reject (dead-letter) an event whose tenant is no known agency."""
+        if not await self.directory.tenant_exists(tenant_id):
+            raise PermanentError(f"unknown tenant '{tenant_id}'")
+
+    async def start(self, indexes: dict[str, Iterable[IndexModel]]) -> None:
+        await mongo.ensure_indexes(self.db, {**outbox.INDEXES, **indexes})
+        await mongo.ensure_indexes(self.directory.db, auth.INDEXES)
+        await self.broker.start()
+        self.background.append(asyncio.create_task(self.outbox.run(), name="outbox-relay"))
+
+    async def stop(self) -> None:
+        for task in self.background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.broker.stop()
+        await self.mongo.close()
+
+    async def readiness(self) -> dict[str, bool]:
+        return {
+            "database": await mongo.ping(self.mongo),
+            "broker": await self.broker.ping(timeout=2.0),
+        }
+
+
+# --------------------------------------------------------------------------- HTTP dependencies
+
+
+def get_runtime(request: Request) -> Runtime:
+    runtime: Runtime = request.app.state.runtime
+    return runtime
+
+
+async def current_agency(
+    request: Request,
+    x_api_key: Annotated[str | None, Header(description="API key of your agency")] = None,
+    authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> Agency:
+    """The agency whose API key came with the request (`X-API-Key` or `Bearer`), else 401."""
+    key = x_api_key
+    if not key and authorization and authorization.lower().startswith("bearer "):
+        key = authorization[7:].strip()
+    agency = await get_runtime(request).directory.authenticate(key) if key else None
+    if agency is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or invalid API key (send it as the X-API-Key header)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return agency
+
+
+CurrentAgency = Annotated[Agency, Depends(current_agency)]
+
+
+def create_http_app(
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Iterable[APIRouter],
+    kafka_router: KafkaRouter,
+    indexes: dict[str, Iterable[IndexModel]],
+    on_startup: Iterable[Callable[[], Awaitable[None]]] = (),
+) -> FastAPI:
+    """A service's FastAPI app: its routes behind API keys, health/metrics routes, and a
+    lifespan that starts the database indexes, the Kafka broker and the outbox relay."""
+    logs.configure(runtime.settings.service_name, runtime.settings.log_level)
+    runtime.broker.include_router(kafka_router, prefix=runtime.settings.topic_prefix)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await runtime.start(indexes)
+        for hook in on_startup:
+            await hook()
+        log.info("%s started", runtime.settings.service_name)
+        yield
+        await runtime.stop()
+
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
+    app.state.runtime = runtime
+    for router in routers:
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["health"])
+    async def healthz() -> dict[str, str]:
+        """Liveness: the process answers."""
+        return {"status": "ok", "service": runtime.settings.service_name}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Readiness: the broker and the database are reachable."""
+        checks = await runtime.readiness()
+        ok = all(checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    @app.get("/metrics", tags=["health"], include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(exposition(), media_type="text/plain; version=0.0.4")
+
+    return app

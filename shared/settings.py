@@ -1,0 +1,44 @@
+"""Settings shared by every service; each service subclasses with its own env prefix.
+
+Built in each app factory, never at import. Connection settings use the unprefixed,
+conventional names (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`) so one env serves all services.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOCIALOPS_", extra="ignore", frozen=True)
+
+    service_name: str = "service"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8100, ge=1, le=65535)
+    kafka_bootstrap_servers: str = Field(
+        default="127.0.0.1:19092",
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers"),
+    )
+    mongodb_uri: str = Field(
+        default="mongodb://127.0.0.1:27817/?directConnection=true",
+        validation_alias=AliasChoices("MONGODB_URI", "mongodb_uri"),
+    )
+    database: str = Field(default="", description="Defaults to socialops_<service>.")
+    tenancy_database: str = Field(
+        default="socialops_tenancy",
+        validation_alias=AliasChoices("SOCIALOPS_TENANCY_DATABASE", "tenancy_database"),
+    )
+    topic_prefix: str = Field(
+        default="", validation_alias=AliasChoices("SOCIALOPS_TOPIC_PREFIX", "topic_prefix")
+    )
+    retry_attempts: int = Field(default=5, ge=1, le=20)
+    retry_base_delay_s: float = Field(default=0.2, gt=0)
+    retry_max_delay_s: float = Field(default=5.0, gt=0)
+    log_level: str = Field(
+        default="INFO", validation_alias=AliasChoices("SOCIALOPS_LOG_LEVEL", "log_level")
+    )
+
+    @property
+    def database_name(self) -> str:
+        return self.database or f"socialops_{self.service_name}"

@@ -1,0 +1,38 @@
+"""Every Kafka topic name, in one place. Names carry a schema version suffix (`.v1`).
+
+Each topic has a dead-letter twin `<topic>.dlq`. Tests and multi-environment clusters put a
+prefix in front of every name (settings `topic_prefix`); see `Topics`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# calendar -> metrics: a post exists and when it goes out
+POSTS_SCHEDULED = "calendar.posts.scheduled.v1"
+# analytics pipelines -> metrics: normalized observations (high volume, batch-consumed)
+ANALYTICS_OBSERVATIONS = "metrics.observations.v1"
+# metrics -> budget, audit: a batch of observations was stored
+METRICS_INGESTED = "metrics.ingested.v1"
+# metrics -> anyone: goal status changes
+GOAL_EVENTS = "metrics.goals.v1"
+# budget -> calendar: a spend threshold was crossed
+BUDGET_THRESHOLDS = "budget.thresholds.v1"
+
+ALL = (POSTS_SCHEDULED, ANALYTICS_OBSERVATIONS, METRICS_INGESTED, GOAL_EVENTS, BUDGET_THRESHOLDS)
+DLQ_SUFFIX = ".dlq"
+
+
+def dlq(topic: str) -> str:
+    """The dead-letter topic of a topic."""
+    return topic + DLQ_SUFFIX
+
+
+@dataclass(frozen=True)
+class Topics:
+    """Topic names as one deployment sees them (with its prefix)."""
+
+    prefix: str = ""
+
+    def __call__(self, name: str) -> str:
+        return self.prefix + name
