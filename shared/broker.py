@@ -5,11 +5,15 @@ and the subscriber defaults that make consumption explicitly at-least-once.
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
+from shared import topics
 from shared.delivery import DeadLetters, Delivery, RetryPolicy
 from shared.envelope import Event
 from shared.observability import kafka_prometheus
@@ -27,6 +31,7 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
         linger_ms=5,
         compression_type=None,
         graceful_timeout=10.0,
+        logger=logging.getLogger("socialops.faststream"),
         middlewares=[kafka_prometheus(settings.service_name)],
     )
     broker.add_middleware(
@@ -92,3 +97,23 @@ async def publish(broker: KafkaBroker, topic: str, event: Event) -> None:
 
 def as_json(raw: bytes) -> Any:
     return json.loads(raw)
+
+
+async def ensure_topics(
+    bootstrap: str, names: list[str], *, partitions: int, replication: int
+) -> None:
+    """Create topics (and their dead-letter twins) up front, so the first publish and the
+    consumer group see every partition. Existing topics are left as they are."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        wanted = {n for name in names for n in (name, topics.dlq(name))} - existing
+        new = [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in sorted(wanted)]
+        if new:
+            try:
+                await admin.create_topics(new)
+            except TopicAlreadyExistsError:
+                pass  # another service created it first
+    finally:
+        await admin.close()

@@ -18,13 +18,13 @@ from faststream.kafka import KafkaBroker, KafkaRouter
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import auth, logs, mongo, outbox
+from shared import auth, logs, mongo, outbox, topics
 from shared.auth import Agency, AgencyDirectory
-from shared.broker import make_broker
-from shared.delivery import PermanentError
+from shared.broker import ensure_topics, make_broker
+from shared.delivery import DeadLetters, PermanentError
 from shared.observability import exposition
 from shared.settings import ServiceSettings
-from shared.topics import Topics
+from shared.topics import Topics  # noqa: TC001 - dataclass field type
 
 log = logging.getLogger("socialops.runtime")
 
@@ -41,6 +41,10 @@ class Runtime:
     topics: Topics
     outbox: outbox.Outbox
     background: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def dead_letters(self) -> DeadLetters:
+        return DeadLetters(broker=self.broker, service=self.settings.service_name)
 
     @classmethod
     def build(cls, settings: ServiceSettings) -> Runtime:
@@ -65,6 +69,12 @@ class Runtime:
     async def start(self, indexes: dict[str, Iterable[IndexModel]]) -> None:
         await mongo.ensure_indexes(self.db, {**outbox.INDEXES, **indexes})
         await mongo.ensure_indexes(self.directory.db, auth.INDEXES)
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            [self.topics(name) for name in topics.ALL],
+            partitions=self.settings.topic_partitions,
+            replication=self.settings.topic_replication,
+        )
         await self.broker.start()
         self.background.append(asyncio.create_task(self.outbox.run(), name="outbox-relay"))
 

@@ -32,6 +32,12 @@ class ServiceSettings(BaseSettings):
     topic_prefix: str = Field(
         default="", validation_alias=AliasChoices("SOCIALOPS_TOPIC_PREFIX", "topic_prefix")
     )
+    topic_partitions: int = Field(
+        default=4, ge=1, validation_alias=AliasChoices("SOCIALOPS_TOPIC_PARTITIONS", "topic_partitions")
+    )
+    topic_replication: int = Field(
+        default=1, ge=1, validation_alias=AliasChoices("SOCIALOPS_TOPIC_REPLICATION", "topic_replication")
+    )
     retry_attempts: int = Field(default=5, ge=1, le=20)
     retry_base_delay_s: float = Field(default=0.2, gt=0)
     retry_max_delay_s: float = Field(default=5.0, gt=0)

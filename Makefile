@@ -1,0 +1,45 @@
+# The README's commands. Everything installs itself on first use (venv, packages, Kafka jars).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install up down status demo test test-unit lint bench-ingest clean
+
+$(STAMP): pyproject.toml
+	@echo "[make] creating virtualenv and installing pinned packages (first run only)..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --disable-pip-version-check -q --upgrade pip
+	@$(PY) -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## venv + packages + Kafka jars
+	@$(PY) -c "from deploy.local.stack import kafka_lib; kafka_lib()"
+
+up: install ## start Kafka, the database and the four services in the background
+	@$(PY) -m deploy.local.stack up
+
+down: ## stop everything `make up` started
+	@test -x $(PY) && $(PY) -m deploy.local.stack down || true
+
+status: ## what runs, where
+	@$(PY) -m deploy.local.stack status
+
+demo: install ## the scripted demo: start, push traffic, print a summary, stop
+	@$(PY) -m deploy.local.demo
+
+test: install ## unit, component and integration tests (real Kafka + database)
+	@$(PY) -m pytest tests
+
+test-unit: install
+	@$(PY) -m pytest tests/unit tests/component
+
+lint: install
+	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy shared
+
+bench-ingest: install ## ingestion benchmark: prints a table, writes bench/results/ingest.json
+	@$(PY) -m bench.ingest
+
+clean: down
+	rm -rf .local

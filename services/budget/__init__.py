@@ -1,0 +1,1 @@
+"""Budget service: budgets in exact money, a spend ledger, thresholds published once."""

@@ -1,0 +1,12 @@
+"""Budget service settings (env prefix BUDGET_)."""
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class BudgetSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="BUDGET_", extra="ignore", frozen=True)
+
+    service_name: str = "budget"
+    port: int = 8103

@@ -1,0 +1,105 @@
+"""Calendar HTTP API: clients and their scheduled posts."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+
+from services.calendar.metrics import POSTS_SCHEDULED
+from services.calendar.models import Client, ClientIn, Post, PostIn, PostStatus
+from services.calendar.repository import CalendarRepository
+from services.calendar.service import SchedulingError, resolve_slot
+from shared import mongo, topics
+from shared.envelope import utcnow
+from shared.events import PostScheduled
+from shared.runtime import CurrentAgency, Runtime, get_runtime
+
+router = APIRouter(tags=["calendar"])
+
+
+def get_repo(request: Request) -> CalendarRepository:
+    repo: CalendarRepository = request.app.state.repo
+    return repo
+
+
+Repo = Annotated[CalendarRepository, Depends(get_repo)]
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+
+
+async def _client_or_404(repo: CalendarRepository, tenant_id: str, client_id: str) -> Client:
+    client = await repo.get_client(tenant_id, client_id)
+    if client is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"client '{client_id}' not found")
+    return client
+
+
+@router.post("/clients", status_code=status.HTTP_201_CREATED)
+async def create_client(body: ClientIn, agency: CurrentAgency, repo: Repo) -> Client:
+    """Add a client brand to your agency."""
+    client = Client(
+        **body.model_dump(),
+        client_id=f"cl-{uuid.uuid4().hex[:12]}",
+        tenant_id=agency.tenant_id,
+        created_at=utcnow(),
+    )
+    await repo.add_client(client)
+    return client
+
+
+@router.get("/clients")
+async def list_clients(agency: CurrentAgency, repo: Repo) -> list[Client]:
+    return await repo.list_clients(agency.tenant_id)
+
+
+@router.post("/clients/{client_id}/posts", status_code=status.HTTP_201_CREATED)
+async def schedule_post(
+    client_id: str, body: PostIn, agency: CurrentAgency, repo: Repo, runtime: RuntimeDep
+) -> Post:
+    """Schedule a post; publishes `PostScheduled` (stored with the post, relayed to Kafka)."""
+    client = await _client_or_404(repo, agency.tenant_id, client_id)
+    zone = body.timezone or client.timezone
+    try:
+        instant, local = resolve_slot(body.scheduled_at, zone)
+    except SchedulingError as e:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"loc": ["body", "scheduled_at"], "msg": str(e), "type": "value_error"}],
+        ) from e
+    post = Post(
+        post_id=f"po-{uuid.uuid4().hex[:12]}",
+        tenant_id=agency.tenant_id,
+        client_id=client_id,
+        platform=body.platform,
+        scheduled_at=instant,
+        local_time=local.isoformat(),
+        timezone=zone,
+        content_type=body.content_type,
+        pillar=body.pillar,
+        caption=body.caption,
+        paid=body.paid,
+        budget_id=body.budget_id,
+        status=PostStatus.SCHEDULED,
+        created_at=utcnow(),
+    )
+    event = PostScheduled.new(
+        producer="calendar",
+        tenant_id=agency.tenant_id,
+        **post.model_dump(include={"client_id", "post_id", "platform", "scheduled_at",
+                                   "timezone", "content_type", "pillar", "paid", "budget_id"}),
+    )  # fmt: skip
+    async with mongo.transaction(runtime.mongo) as session:
+        await repo.add_post(post, session=session)
+        await runtime.outbox.stage(session, runtime.topics(topics.POSTS_SCHEDULED), event)
+    runtime.outbox.kick()
+    POSTS_SCHEDULED.labels(agency.tenant_id, post.platform.value).inc()
+    return post
+
+
+@router.get("/clients/{client_id}/posts")
+async def list_posts(
+    client_id: str, agency: CurrentAgency, repo: Repo, status_filter: PostStatus | None = None
+) -> list[Post]:
+    await _client_or_404(repo, agency.tenant_id, client_id)
+    return await repo.list_posts(agency.tenant_id, client_id, status_filter)

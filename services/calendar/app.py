@@ -1,0 +1,25 @@
+"""Calendar service composition root: settings -> runtime -> repository -> routes/subscribers."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.calendar import api, handlers
+from services.calendar.repository import INDEXES, CalendarRepository
+from services.calendar.settings import CalendarSettings
+from shared.runtime import Runtime, create_http_app
+
+
+def create_app(settings: CalendarSettings | None = None) -> FastAPI:
+    runtime = Runtime.build(settings or CalendarSettings())
+    repo = CalendarRepository(runtime.db)
+    app = create_http_app(
+        runtime,
+        title="SocialOps calendar",
+        description="Clients and their content calendars.",
+        routers=[api.router],
+        kafka_router=handlers.build_router(runtime, repo),
+        indexes=INDEXES,
+    )
+    app.state.repo = repo
+    return app

@@ -1,0 +1,43 @@
+"""Calendar subscribers: BudgetThresholdCrossed -> pause that budget's paid posts."""
+
+from __future__ import annotations
+
+import logging
+
+from faststream.kafka import KafkaRouter
+
+from services.calendar.metrics import POSTS_PAUSED
+from services.calendar.repository import CalendarRepository
+from shared import mongo, topics
+from shared.broker import at_least_once
+from shared.events import BudgetThresholdCrossed
+from shared.runtime import Runtime
+
+log = logging.getLogger("socialops.calendar")
+GROUP = "calendar"
+
+
+def build_router(runtime: Runtime, repo: CalendarRepository) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(topics.BUDGET_THRESHOLDS, **at_least_once(GROUP))
+    async def on_budget_threshold_crossed(event: BudgetThresholdCrossed) -> None:
+        """Pause paid posts of a budget that reached 100%; once per event."""
+        await runtime.require_tenant(event.tenant_id)
+        if not event.pause_paid_posts:
+            return
+        reason = f"budget {event.budget_id} reached {event.threshold_pct}% ({event.spent})"
+        paused = await mongo.run_once(
+            runtime.mongo,
+            runtime.db,
+            consumer=GROUP,
+            event_id=event.event_id,
+            effect=lambda s: repo.pause_paid_posts(
+                event.tenant_id, event.budget_id, reason=reason, session=s
+            ),
+        )
+        if paused:
+            POSTS_PAUSED.labels(event.tenant_id).inc(paused)
+            log.info("paused %s paid posts of budget %s", paused, event.budget_id)
+
+    return router

@@ -1,0 +1,82 @@
+"""Calendar documents and request bodies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
+
+from shared.events import Platform
+
+
+def _valid_zone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as e:
+        raise ValueError(f"'{name}' is not an IANA time zone (e.g. Europe/Berlin)") from e
+    return name
+
+
+class ClientIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200, examples=["Tasty Bakery"])
+    timezone: str = Field(default="UTC", examples=["Europe/Berlin"])
+
+    _zone = field_validator("timezone")(_valid_zone)
+
+
+class Client(ClientIn):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    client_id: str
+    tenant_id: str
+    created_at: AwareDatetime
+
+
+class PostStatus(StrEnum):
+    SCHEDULED = "scheduled"
+    PAUSED = "paused"
+
+
+class PostIn(BaseModel):
+    """A post to schedule. `scheduled_at` without an offset is read in `timezone` (or the
+    client's zone), so "09:00 Europe/Berlin" stays 09:00 local across DST."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    platform: Platform
+    scheduled_at: datetime = Field(examples=["2026-12-01T09:00:00"])
+    timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
+    content_type: str = Field(default="post", min_length=1, max_length=40, examples=["video"])
+    pillar: str | None = Field(default=None, max_length=80)
+    caption: str = Field(default="", max_length=5000)
+    paid: bool = False
+    budget_id: str | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, v: str | None) -> str | None:
+        return None if v is None else _valid_zone(v)
+
+
+class Post(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    post_id: str
+    tenant_id: str
+    client_id: str
+    platform: Platform
+    scheduled_at: AwareDatetime = Field(description="UTC instant the post goes out.")
+    local_time: str = Field(description="Wall-clock time in `timezone`, ISO 8601.")
+    timezone: str
+    content_type: str
+    pillar: str | None
+    caption: str
+    paid: bool
+    budget_id: str | None
+    status: PostStatus
+    paused_reason: str | None = None
+    created_at: AwareDatetime

@@ -1,0 +1,64 @@
+"""Calendar storage: clients and posts, always filtered by tenant."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.calendar.models import Client, Post, PostStatus
+
+INDEXES = {
+    "clients": [IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)])],
+    "posts": [
+        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING), ("scheduled_at", ASCENDING)]),
+        IndexModel([("tenant_id", ASCENDING), ("budget_id", ASCENDING), ("status", ASCENDING)]),
+    ],
+}
+
+
+class CalendarRepository:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.clients = db["clients"]
+        self.posts = db["posts"]
+
+    async def add_client(self, client: Client) -> None:
+        await self.clients.insert_one({"_id": client.client_id, **client.model_dump()})
+
+    async def get_client(self, tenant_id: str, client_id: str) -> Client | None:
+        doc = await self.clients.find_one({"_id": client_id, "tenant_id": tenant_id})
+        return Client.model_validate(doc) if doc else None
+
+    async def list_clients(self, tenant_id: str) -> list[Client]:
+        cursor = self.clients.find({"tenant_id": tenant_id}).sort("name", ASCENDING)
+        return [Client.model_validate(d) async for d in cursor]
+
+    async def add_post(self, post: Post, *, session: AsyncClientSession) -> None:
+        await self.posts.insert_one({"_id": post.post_id, **post.model_dump()}, session=session)
+
+    async def list_posts(
+        self, tenant_id: str, client_id: str, status: PostStatus | None = None
+    ) -> list[Post]:
+        query: dict[str, Any] = {"tenant_id": tenant_id, "client_id": client_id}
+        if status:
+            query["status"] = status.value
+        cursor = self.posts.find(query).sort("scheduled_at", ASCENDING)
+        return [Post.model_validate(d) async for d in cursor]
+
+    async def pause_paid_posts(
+        self, tenant_id: str, budget_id: str, *, reason: str, session: AsyncClientSession
+    ) -> int:
+        """Pause every still-scheduled paid post paid for by this budget; returns how many."""
+        result = await self.posts.update_many(
+            {
+                "tenant_id": tenant_id,
+                "budget_id": budget_id,
+                "paid": True,
+                "status": PostStatus.SCHEDULED.value,
+            },
+            {"$set": {"status": PostStatus.PAUSED.value, "paused_reason": reason}},
+            session=session,
+        )
+        return result.modified_count

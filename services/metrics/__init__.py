@@ -1,0 +1,1 @@
+"""Metrics service: analytics observations in, stored time series and KPIs out."""

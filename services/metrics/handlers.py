@@ -1,0 +1,46 @@
+"""Metrics subscribers: PostScheduled (know the post) and analytics observations (batches)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from faststream.kafka import KafkaRouter
+
+from services.metrics.metrics import BATCH_SIZE
+from services.metrics.pipeline import ingest_batch
+from services.metrics.repository import MetricsRepository
+from shared import topics
+from shared.batch import decode_batch, raw_records
+from shared.broker import at_least_once, batch_at_least_once
+from shared.events import AnalyticsObserved, PostScheduled
+from shared.runtime import Runtime
+
+GROUP = "metrics"
+
+
+def build_router(runtime: Runtime, repo: MetricsRepository, *, max_records: int) -> KafkaRouter:
+    router = KafkaRouter()
+
+    @router.subscriber(topics.POSTS_SCHEDULED, **at_least_once(GROUP))
+    async def on_post_scheduled(event: PostScheduled) -> None:
+        """Remember the post so observations and spend can be joined to it."""
+        await runtime.require_tenant(event.tenant_id)
+        await repo.upsert_post(event)
+
+    @router.subscriber(
+        topics.ANALYTICS_OBSERVATIONS,
+        decoder=raw_records,
+        **batch_at_least_once(GROUP, max_records=max_records),
+    )
+    async def on_observations(records: Any) -> None:
+        """Validate each record (poison -> .dlq), then store the batch in one transaction."""
+        BATCH_SIZE.observe(len(records))
+        valid = await decode_batch(
+            records,
+            AnalyticsObserved,
+            dead_letters=runtime.dead_letters,
+            check=lambda e: runtime.require_tenant(e.tenant_id),
+        )
+        await ingest_batch([e for _, e in valid], runtime=runtime, repo=repo)
+
+    return router

@@ -1,0 +1,68 @@
+"""Metrics storage: observations (one document each, `_id` = event id) and known posts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.events import PostScheduled
+
+INDEXES = {
+    "observations": [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("observed_at", DESCENDING)]
+        ),
+        IndexModel([("tenant_id", ASCENDING), ("entity_id", ASCENDING), ("observed_at", DESCENDING)]),
+    ],
+    "posts": [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)])],
+}
+
+
+class MetricsRepository:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.observations = db["observations"]
+        self.posts = db["posts"]
+
+    async def upsert_post(self, event: PostScheduled) -> None:
+        """Remember a post (idempotent: keyed by post id)."""
+        await self.posts.update_one(
+            {"_id": event.post_id},
+            {"$set": event.model_dump(exclude={"event_type", "event_version", "producer"})},
+            upsert=True,
+        )
+
+    async def budgets_for_posts(self, post_ids: set[str]) -> dict[str, str]:
+        """post id -> budget id, for posts promoted with a budget."""
+        if not post_ids:
+            return {}
+        cursor = self.posts.find(
+            {"_id": {"$in": sorted(post_ids)}, "budget_id": {"$ne": None}}, {"budget_id": 1}
+        )
+        return {d["_id"]: d["budget_id"] async for d in cursor}
+
+    async def new_ids(self, ids: list[str], *, session: AsyncClientSession) -> set[str]:
+        """Which of these observation ids are not stored yet (replays are filtered out)."""
+        seen = {
+            d["_id"]
+            async for d in self.observations.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
+        }
+        return set(ids) - seen
+
+    async def insert(self, docs: list[dict[str, Any]], *, session: AsyncClientSession) -> None:
+        if docs:
+            await self.observations.insert_many(docs, ordered=True, session=session)
+
+    async def recent(self, tenant_id: str, client_id: str, limit: int) -> list[dict[str, Any]]:
+        cursor = (
+            self.observations.find({"tenant_id": tenant_id, "client_id": client_id})
+            .sort("observed_at", DESCENDING)
+            .limit(limit)
+        )
+        return await cursor.to_list(limit)
+
+    async def count(self, tenant_id: str, client_id: str | None = None) -> int:
+        query = {"tenant_id": tenant_id} | ({"client_id": client_id} if client_id else {})
+        return await self.observations.count_documents(query)

@@ -1,0 +1,42 @@
+"""The batch-consumption path: decode a batch of raw Kafka records one by one, so a poison
+record is dead-lettered alone while the rest of the batch is processed."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from aiokafka import ConsumerRecord
+from pydantic import BaseModel, ValidationError
+
+from shared.delivery import DeadLetters, PermanentError, describe
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def decode_batch(
+    records: Sequence[ConsumerRecord[Any, Any]],
+    model: type[M],
+    *,
+    dead_letters: DeadLetters,
+    check: Callable[[M], Awaitable[None]] | None = None,
+) -> list[tuple[ConsumerRecord[Any, Any], M]]:
+    """Valid (record, event) pairs in order; every invalid record goes to its `.dlq`."""
+    valid: list[tuple[ConsumerRecord[Any, Any], M]] = []
+    for record in records:
+        try:
+            event = model.model_validate_json(record.value or b"")
+            if check is not None:
+                await check(event)
+        except (ValidationError, json.JSONDecodeError, UnicodeDecodeError, PermanentError) as e:
+            await dead_letters.send(record, reason=describe(e), kind="permanent")
+            continue
+        valid.append((record, event))
+    return valid
+
+
+async def raw_records(msg: Any) -> tuple[ConsumerRecord[Any, Any], ...]:
+    """Subscriber decoder that hands the handler the raw records of a batch, undecoded."""
+    raw = msg.raw_message
+    return raw if isinstance(raw, tuple) else (raw,)
