@@ -14,6 +14,7 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 
 from shared import topics
+from shared.batch import raw_records
 from shared.delivery import DeadLetters, Delivery, RetryPolicy
 from shared.envelope import Event
 from shared.observability import kafka_prometheus
@@ -54,16 +55,24 @@ def at_least_once(group_id: str, **overrides: Any) -> dict[str, Any]:
     return {
         "group_id": group_id,
         "ack_policy": AckPolicy.NACK_ON_ERROR,
+        "decoder": strict_json,
         "auto_offset_reset": "earliest",
-        **overrides,
-    }
+    } | overrides
+
+
+async def strict_json(msg: Any) -> Any:
+    """Decode a message body as JSON, failing loudly (-> dead letter "undecodable") instead of
+    handing raw bytes to the schema."""
+    return json.loads(msg.body)
 
 
 def batch_at_least_once(group_id: str, *, max_records: int = 2000, **overrides: Any) -> dict[str, Any]:
-    """Batch subscriber options for high-volume topics: one commit per batch after it is stored."""
+    """Batch subscriber options for high-volume topics: one commit per batch after it is stored.
+    The handler gets the raw records (see `shared.batch`) so it can dead-letter them one by one."""
     return at_least_once(
         group_id,
         batch=True,
+        decoder=raw_records,
         max_records=max_records,
         batch_timeout_ms=50,
         max_partition_fetch_bytes=8 * 1024 * 1024,
@@ -95,8 +104,6 @@ async def publish(broker: KafkaBroker, topic: str, event: Event) -> None:
     )
 
 
-def as_json(raw: bytes) -> Any:
-    return json.loads(raw)
 
 
 async def ensure_topics(

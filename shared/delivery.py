@@ -56,6 +56,8 @@ def is_transient(error: BaseException) -> bool:
 def describe(error: BaseException) -> str:
     """A short, human reason; for schema errors: each field and what is wrong with it."""
     if isinstance(error, ValidationError):
+        if all(e["type"] == "json_invalid" for e in error.errors()):
+            return f"undecodable: {error.errors()[0]['msg']}"[:900]
         parts = [
             f"{'.'.join(str(p) for p in e['loc']) or '<body>'}: {e['msg']}" for e in error.errors()
         ]

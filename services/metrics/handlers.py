@@ -10,7 +10,7 @@ from services.metrics.metrics import BATCH_SIZE
 from services.metrics.pipeline import ingest_batch
 from services.metrics.repository import MetricsRepository
 from shared import topics
-from shared.batch import decode_batch, raw_records
+from shared.batch import decode_batch
 from shared.broker import at_least_once, batch_at_least_once
 from shared.events import AnalyticsObserved, PostScheduled
 from shared.runtime import Runtime
@@ -29,7 +29,6 @@ def build_router(runtime: Runtime, repo: MetricsRepository, *, max_records: int)
 
     @router.subscriber(
         topics.ANALYTICS_OBSERVATIONS,
-        decoder=raw_records,
         **batch_at_least_once(GROUP, max_records=max_records),
     )
     async def on_observations(records: Any) -> None:

@@ -31,7 +31,8 @@ def _load(path: Path) -> Any:
 
 @pytest.fixture(scope="module")
 def services() -> dict[str, Any]:
-    return _load(COMPOSE)["services"]
+    loaded: dict[str, Any] = _load(COMPOSE)["services"]
+    return loaded
 
 
 def _env(service: dict[str, Any]) -> dict[str, str]:
@@ -248,3 +249,4 @@ def test_dockerfile_builds_a_non_root_image_of_the_project() -> None:
         int(p) for line in instructions if line.startswith("EXPOSE ") for p in line.split()[1:]
     }
     assert exposed == set(APP_PORTS.values())
+

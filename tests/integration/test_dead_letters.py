@@ -1,0 +1,128 @@
+"""Poison messages on every service's input topic land in `<topic>.dlq` with the reason,
+and the next valid message is still processed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from shared import topics
+from shared.events import BudgetThresholdCrossed, MetricsIngested, PostScheduled
+from tests.integration.conftest import Platform, eventually
+from tests.integration.helpers import observation
+
+POISON = [
+    (b"\x00\xffnot json", "undecodable"),
+    (b'{"event_type": "whatever", "tenant_id": "x"}', "schema invalid"),
+]
+
+
+def _headers(record) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    return {k: v.decode() for k, v in record.headers}
+
+
+async def _assert_dead_lettered(platform: Platform, topic: str, expected: list[str]) -> None:
+    dlq = await platform.read_topic(topics.dlq(topic), expect=len(expected))
+    assert len(dlq) == len(expected), f"expected {len(expected)} dead letters on {topic}"
+    for record, reason in zip(dlq, expected, strict=True):
+        headers = _headers(record)
+        assert reason in headers["x-dlq-reason"], headers
+        assert headers["x-dlq-source-topic"] == platform.topic(topic)
+        assert headers["x-dlq-kind"] == "permanent"
+        assert int(headers["x-dlq-source-offset"]) >= 0
+        assert headers["x-dlq-service"]
+
+
+async def test_posts_topic_poison_then_valid(platform: Platform) -> None:
+    tenant, _ = await platform.new_agency()
+    for value, _reason in POISON:
+        await platform.send(topics.POSTS_SCHEDULED, value)
+    ghost = PostScheduled.new(
+        producer="tests", tenant_id="no-such-agency", client_id="c", post_id="p-ghost",
+        platform="x", scheduled_at=datetime.now(UTC),
+    )  # fmt: skip
+    await platform.send(topics.POSTS_SCHEDULED, ghost)
+    valid = PostScheduled.new(
+        producer="tests", tenant_id=tenant, client_id="c", post_id="p-ok",
+        platform="x", scheduled_at=datetime.now(UTC),
+    )  # fmt: skip
+    await platform.send(topics.POSTS_SCHEDULED, valid)
+
+    async def stored() -> bool:
+        return bool(await platform.db("metrics")["posts"].find_one({"_id": "p-ok"}))
+
+    await eventually(stored)
+    assert not await platform.db("metrics")["posts"].find_one({"_id": "p-ghost"})
+    await _assert_dead_lettered(
+        platform, topics.POSTS_SCHEDULED, ["undecodable", "schema invalid", "unknown tenant"]
+    )
+
+
+async def test_observations_topic_poison_in_a_batch(platform: Platform) -> None:
+    tenant, _ = await platform.new_agency()
+    good = observation(tenant, "cl-1")
+    negative = observation(tenant, "cl-1").model_dump(mode="json")
+    negative["metrics"][0]["value"] = -5
+    import json
+
+    await platform.send(topics.ANALYTICS_OBSERVATIONS, POISON[0][0])
+    await platform.send(topics.ANALYTICS_OBSERVATIONS, json.dumps(negative).encode())
+    await platform.send(topics.ANALYTICS_OBSERVATIONS, good)
+
+    async def stored() -> bool:
+        return bool(await platform.db("metrics")["observations"].find_one({"_id": good.event_id}))
+
+    await eventually(stored)
+    await _assert_dead_lettered(
+        platform, topics.ANALYTICS_OBSERVATIONS, ["undecodable", "metrics.0.value"]
+    )
+
+
+@pytest.mark.parametrize("service", ["budget", "audit"])
+async def test_metrics_ingested_poison_then_valid(platform: Platform, service: str) -> None:
+    tenant, _ = await platform.new_agency()
+    for value, _reason in POISON:
+        await platform.send(topics.METRICS_INGESTED, value)
+    valid = MetricsIngested.new(
+        producer="tests", tenant_id=tenant, observations=1,
+        totals=[{"client_id": "c1", "platform": "x", "observations": 1, "metrics": {"likes": "3"}}],
+    )  # fmt: skip
+    await platform.send(topics.METRICS_INGESTED, valid)
+
+    async def audited() -> bool:
+        return bool(await platform.db("audit")["platform_totals"].find_one({"client_id": "c1"}))
+
+    await eventually(audited)
+    # both services consume the topic: each dead-letters each poison message once
+    dlq = await platform.read_topic(topics.dlq(topics.METRICS_INGESTED), expect=4)
+    by_service = [_headers(r) for r in dlq if _headers(r)["x-dlq-service"] == service]
+    assert [h["x-dlq-reason"].split(":")[0] for h in by_service] == ["undecodable", "schema invalid"]
+
+
+async def test_thresholds_topic_poison_then_valid(platform: Platform) -> None:
+    tenant, headers = await platform.new_agency()
+    r = await platform.http["calendar"].post("/clients", json={"name": "B"}, headers=headers)
+    client_id = r.json()["client_id"]
+    r = await platform.http["calendar"].post(
+        f"/clients/{client_id}/posts",
+        json={"platform": "tiktok", "scheduled_at": "2026-12-24T18:00:00Z", "paid": True,
+              "budget_id": "bu-x"},
+        headers=headers,
+    )  # fmt: skip
+    assert r.status_code == 201
+    for value, _reason in POISON:
+        await platform.send(topics.BUDGET_THRESHOLDS, value)
+    crossed = BudgetThresholdCrossed.new(
+        producer="tests", tenant_id=tenant, budget_id="bu-x", client_id=client_id,
+        threshold_pct=100, spent={"amount": "10", "currency": "EUR"},
+        limit={"amount": "10", "currency": "EUR"}, pause_paid_posts=True,
+    )  # fmt: skip
+    await platform.send(topics.BUDGET_THRESHOLDS, crossed)
+
+    async def paused() -> bool:
+        r = await platform.http["calendar"].get(f"/clients/{client_id}/posts", headers=headers)
+        return r.json()[0]["status"] == "paused"
+
+    await eventually(paused)
+    await _assert_dead_lettered(platform, topics.BUDGET_THRESHOLDS, ["undecodable", "schema invalid"])
