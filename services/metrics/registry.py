@@ -212,13 +212,16 @@ _NATIVE: tuple[MetricSpec, ...] = (
     _n(_LI, "shareCount", "shares"),
 )
 
-_BY_NATIVE: dict[tuple[Platform, str], MetricSpec] = {(s.platform, s.native_name): s for s in _NATIVE}
+_BY_NATIVE: dict[tuple[Platform, str], MetricSpec] = {
+    (s.platform, s.native_name): s for s in _NATIVE
+}
 
 # Ratios and aggregates platforms compute from components we already store. They are known, so
 # not "unmapped", but never stored: we keep the components and compute ratios ourselves.
 DERIVED: frozenset[tuple[Platform, str]] = frozenset(
     {
         (_IG, "total_interactions"),
+        (_IG, "engagement"),  # legacy likes + comments
         (_IG, "ig_reels_avg_watch_time"),
         (_LI, "engagement"),
         (_YT, "averageViewPercentage"),
@@ -256,4 +259,6 @@ def precedence(spec: MetricSpec) -> tuple[bool, int]:
 
 def native_names(platform: Platform, canonical_name: str) -> tuple[str, ...]:
     """Every native name (current and legacy) a platform uses for a canonical metric."""
-    return tuple(s.native_name for s in _NATIVE if s.platform == platform and s.name == canonical_name)
+    return tuple(
+        s.native_name for s in _NATIVE if s.platform == platform and s.name == canonical_name
+    )

@@ -4,11 +4,10 @@ the step that turns native readings of one entity into AnalyticsObserved events.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -24,6 +23,9 @@ from shared.events import (
     TimeWindow,
 )
 from shared.money import Money
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
 
 PRODUCER = "metrics.adapters"
 
@@ -119,10 +121,19 @@ def observation_event_id(
     """Deterministic id of an observation: the same poll read twice gives the same event id."""
     start = window_start.astimezone(UTC).isoformat() if window_start else ""
     return derived_event_id(
-        "AnalyticsObserved", tenant_id, client_id, platform, api, entity_level, entity_id,
-        window, start, cumulative, observed_at.astimezone(UTC).isoformat(),
+        "AnalyticsObserved",
+        tenant_id,
+        client_id,
+        platform,
+        api,
+        entity_level,
+        entity_id,
+        window,
+        start,
+        cumulative,
+        observed_at.astimezone(UTC).isoformat(),
         ",".join(sorted(metric_names)),
-    )  # fmt: skip
+    )
 
 
 def entity_observations(
@@ -168,18 +179,29 @@ def entity_observations(
         if not values:
             continue
         event_id = observation_event_id(
-            tenant_id=context.tenant_id, client_id=context.client_id, platform=platform,
-            api=api, entity_level=entity_level, entity_id=entity_id, window=window,
-            window_start=window_start, cumulative=cumulative, observed_at=context.observed_at,
+            tenant_id=context.tenant_id,
+            client_id=context.client_id,
+            platform=platform,
+            api=api,
+            entity_level=entity_level,
+            entity_id=entity_id,
+            window=window,
+            window_start=window_start,
+            cumulative=cumulative,
+            observed_at=context.observed_at,
             metric_names=(v.name for v in values),
-        )  # fmt: skip
+        )
+        envelope: dict[str, Any] = {
+            "event_id": event_id,
+            "occurred_at": context.observed_at,
+            "tenant_id": context.tenant_id,
+        }
+        if context.correlation_id:
+            envelope["correlation_id"] = context.correlation_id
         observations.append(
             AnalyticsObserved.new(
                 producer=PRODUCER,
-                event_id=event_id,
-                occurred_at=context.observed_at,
-                tenant_id=context.tenant_id,
-                **({"correlation_id": context.correlation_id} if context.correlation_id else {}),
+                **envelope,
                 client_id=context.client_id,
                 platform=platform,
                 account_id=context.account_id,

@@ -40,10 +40,14 @@ def linkedin_share_statistics(
         post = element.get("share") or element.get("ugcPost")
         results.append(
             entity_observations(
-                readings, platform=Platform.LINKEDIN, api=LINKEDIN_API, context=context,
+                readings,
+                platform=Platform.LINKEDIN,
+                api=LINKEDIN_API,
+                context=context,
                 entity_level=EntityLevel.POST if post else EntityLevel.ACCOUNT,
-                entity_id=str(post) if post else None, unknown=unknown,
-            )  # fmt: skip
+                entity_id=str(post) if post else None,
+                unknown=unknown,
+            )
         )
     return merge(results, context=context)
 

@@ -44,9 +44,14 @@ def instagram_insights(
 ) -> AdapterResult:
     """Observations from an IG Media or IG User `/insights` response."""
     return _insights(
-        payload, platform=Platform.INSTAGRAM, api=INSTAGRAM_API, context=context,
-        entity_level=entity_level, entity_id=entity_id, window_start=window_start,
-    )  # fmt: skip
+        payload,
+        platform=Platform.INSTAGRAM,
+        api=INSTAGRAM_API,
+        context=context,
+        entity_level=entity_level,
+        entity_id=entity_id,
+        window_start=window_start,
+    )
 
 
 def facebook_insights(
@@ -59,9 +64,14 @@ def facebook_insights(
 ) -> AdapterResult:
     """Observations from a Facebook Page or Page post `/insights` response."""
     return _insights(
-        payload, platform=Platform.FACEBOOK, api=FACEBOOK_API, context=context,
-        entity_level=entity_level, entity_id=entity_id, window_start=window_start,
-    )  # fmt: skip
+        payload,
+        platform=Platform.FACEBOOK,
+        api=FACEBOOK_API,
+        context=context,
+        entity_level=entity_level,
+        entity_id=entity_id,
+        window_start=window_start,
+    )
 
 
 def instagram_fields(
@@ -76,9 +86,14 @@ def instagram_fields(
     readings, unknown = read_known(payload, platform=Platform.INSTAGRAM, names=names)
     entity_id = None if entity_level is EntityLevel.ACCOUNT else _required_id(payload)
     result = entity_observations(
-        readings, platform=Platform.INSTAGRAM, api=INSTAGRAM_API, context=context,
-        entity_level=entity_level, entity_id=entity_id, unknown=unknown,
-    )  # fmt: skip
+        readings,
+        platform=Platform.INSTAGRAM,
+        api=INSTAGRAM_API,
+        context=context,
+        entity_level=entity_level,
+        entity_id=entity_id,
+        unknown=unknown,
+    )
     return merge([result], context=context)
 
 
@@ -113,7 +128,9 @@ def _insights(
         else:
             values = list(entry.get("values") or [])
         for item in values:
-            reading = _reading(name, item, window=window, window_start=window_start, platform=platform)
+            reading = _reading(
+                name, item, window=window, window_start=window_start, platform=platform
+            )
             if reading is not None:
                 readings.append(reading)
     if entity_level is not EntityLevel.ACCOUNT and entity_id is None:
@@ -121,9 +138,14 @@ def _insights(
             raise PayloadError(f"{platform} insights: pass entity_id (payload ids: {object_ids})")
         entity_id = object_ids.pop()
     result = entity_observations(
-        readings, platform=platform, api=api, context=context, entity_level=entity_level,
-        entity_id=entity_id, unknown=unknown,
-    )  # fmt: skip
+        readings,
+        platform=platform,
+        api=api,
+        context=context,
+        entity_level=entity_level,
+        entity_id=entity_id,
+        unknown=unknown,
+    )
     return merge([result], context=context)
 
 

@@ -29,10 +29,15 @@ def tiktok_videos(payload: dict[str, Any], *, context: ObservationContext) -> Ad
         readings, unknown = read_known(video, platform=Platform.TIKTOK, names=_counts(video))
         results.append(
             entity_observations(
-                readings, platform=Platform.TIKTOK, api=TIKTOK_API, context=context,
-                entity_level=EntityLevel.VIDEO, entity_id=str(video["id"]),
-                content_type=context.content_type or "video", unknown=unknown,
-            )  # fmt: skip
+                readings,
+                platform=Platform.TIKTOK,
+                api=TIKTOK_API,
+                context=context,
+                entity_level=EntityLevel.VIDEO,
+                entity_id=str(video["id"]),
+                content_type=context.content_type or "video",
+                unknown=unknown,
+            )
         )
     return merge(results, context=context)
 
@@ -44,9 +49,13 @@ def tiktok_user(payload: dict[str, Any], *, context: ObservationContext) -> Adap
         raise PayloadError("tiktok user info: expected data.user")
     readings, unknown = read_known(user, platform=Platform.TIKTOK, names=_counts(user))
     result = entity_observations(
-        readings, platform=Platform.TIKTOK, api=TIKTOK_API, context=context,
-        entity_level=EntityLevel.ACCOUNT, unknown=unknown,
-    )  # fmt: skip
+        readings,
+        platform=Platform.TIKTOK,
+        api=TIKTOK_API,
+        context=context,
+        entity_level=EntityLevel.ACCOUNT,
+        unknown=unknown,
+    )
     return merge([result], context=context)
 
 

@@ -36,10 +36,14 @@ def x_posts(payload: dict[str, Any], *, context: ObservationContext) -> AdapterR
             private, platform=Platform.X, names=[n for n in private if n not in public]
         )
         result = entity_observations(
-            readings + private_readings, platform=Platform.X, api=X_API, context=context,
-            entity_level=EntityLevel.POST, entity_id=str(tweet["id"]),
+            readings + private_readings,
+            platform=Platform.X,
+            api=X_API,
+            context=context,
+            entity_level=EntityLevel.POST,
+            entity_id=str(tweet["id"]),
             unknown=unknown + private_unknown,
-        )  # fmt: skip
+        )
         skipped = duplicate + [b for b in _BREAKDOWNS if b in tweet]
         results.append(result.model_copy(update={"ignored": result.ignored + tuple(skipped)}))
     return merge(results, context=context)
@@ -54,10 +58,13 @@ def x_user(payload: dict[str, Any], *, context: ObservationContext) -> AdapterRe
     # A user's like_count is posts the user liked, not likes received: only followers map.
     readings, _ = read_known(counts, platform=Platform.X, names=["followers_count"])
     result = entity_observations(
-        readings, platform=Platform.X, api=X_API, context=context,
+        readings,
+        platform=Platform.X,
+        api=X_API,
+        context=context,
         entity_level=EntityLevel.ACCOUNT,
         unknown=[f"user.{name}" for name in counts if name != "followers_count"],
-    )  # fmt: skip
+    )
     return merge([result], context=context)
 
 

@@ -59,18 +59,24 @@ def youtube_report(
             row_window = TimeWindow.DAY
             row_start = datetime.combine(date.fromisoformat(str(cells["day"])), time(), zone)
         readings, unknown = read_known(
-            cells, platform=Platform.YOUTUBE, names=metric_names,
-            window=row_window, window_start=row_start,
-        )  # fmt: skip
+            cells,
+            platform=Platform.YOUTUBE,
+            names=metric_names,
+            window=row_window,
+            window_start=row_start,
+        )
         video = cells.get("video")
         results.append(
             entity_observations(
-                readings, platform=Platform.YOUTUBE, api=ANALYTICS_API, context=context,
+                readings,
+                platform=Platform.YOUTUBE,
+                api=ANALYTICS_API,
+                context=context,
                 entity_level=EntityLevel.VIDEO if video else EntityLevel.ACCOUNT,
                 entity_id=str(video) if video else None,
                 content_type=context.content_type or ("video" if video else None),
                 unknown=unknown,
-            )  # fmt: skip
+            )
         )
     return merge(results, context=context)
 
@@ -85,11 +91,14 @@ def youtube_statistics(payload: dict[str, Any], *, context: ObservationContext) 
         is_channel = item.get("kind") == "youtube#channel"
         results.append(
             entity_observations(
-                readings, platform=Platform.YOUTUBE, api=DATA_API, context=context,
+                readings,
+                platform=Platform.YOUTUBE,
+                api=DATA_API,
+                context=context,
                 entity_level=EntityLevel.ACCOUNT if is_channel else EntityLevel.VIDEO,
                 entity_id=None if is_channel else str(item["id"]),
                 content_type=context.content_type or (None if is_channel else "video"),
                 unknown=unknown,
-            )  # fmt: skip
+            )
         )
     return merge(results, context=context)

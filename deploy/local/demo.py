@@ -1,0 +1,303 @@
+"""`make demo`: start the local platform, run an agency's day through it, print what happened,
+and stop everything it started.
+
+The agency has two clients. Posts are scheduled through the calendar API (some paid, on a
+budget), an analytics pipeline pushes a burst of observations with ad spend onto Kafka, and
+the services do the rest: metrics stores them, budget books the spend and publishes threshold
+crossings, calendar pauses paid posts of an exhausted budget, audit summarizes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaProducer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from deploy.local import stack
+from shared import auth, mongo, topics
+from shared.auth import AgencyDirectory
+from shared.events import AnalyticsObserved
+from shared.settings import ServiceSettings
+
+console = Console(width=None if sys.stdout.isatty() else 120)
+OBSERVATIONS = int(os.environ.get("DEMO_OBSERVATIONS", "5000"))
+PLATFORMS = ("instagram", "facebook", "linkedin", "tiktok")
+CLIENTS = [
+    {"name": "Tasty Bakery", "timezone": "Europe/Berlin", "budget": "250.00"},
+    {"name": "Northwind Outdoor", "timezone": "America/New_York", "budget": "5000.00"},
+]
+
+
+class DemoError(RuntimeError):
+    pass
+
+
+async def _wait(what: str, check: Any, timeout: float = 60.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.25)
+    raise DemoError(f"timed out after {timeout:.0f}s waiting for {what}")
+
+
+def _observation(
+    tenant_id: str, client_id: str, post: dict[str, Any], i: int, rng: random.Random
+) -> AnalyticsObserved:
+    impressions = rng.randint(200, 5000)
+    paid = post["paid"]
+    return AnalyticsObserved.new(
+        producer="demo.pipeline",
+        tenant_id=tenant_id,
+        client_id=client_id,
+        platform=post["platform"],
+        account_id=f"{post['platform']}-{client_id}",
+        entity_level="ad" if paid else "post",
+        entity_id=f"{post['post_id']}-hour-{i}",
+        post_id=post["post_id"],
+        content_type=post["content_type"],
+        window="hour",
+        cumulative=False,
+        observed_at=datetime.now(UTC) - timedelta(minutes=rng.randint(1, 600)),
+        source={"api": f"{post['platform']}_api", "kind": "poll"},
+        metrics=[
+            {"name": "impressions", "value": impressions},
+            {"name": "reach", "value": int(impressions * 0.7)},
+            {"name": "likes", "value": rng.randint(0, impressions // 20)},
+            {"name": "comments", "value": rng.randint(0, impressions // 200)},
+            {"name": "shares", "value": rng.randint(0, impressions // 300)},
+            {"name": "clicks", "value": rng.randint(0, impressions // 50)},
+        ],
+        spend={"amount": str(Decimal(rng.randint(5, 60)) / 100), "currency": "EUR"} if paid else None,
+        leads=rng.randint(0, 2) if paid else None,
+    )
+
+
+async def run(profile: stack.Profile) -> dict[str, Any]:
+    base = {svc: f"http://127.0.0.1:{port}" for svc, port in profile.service_ports.items()}
+    settings = ServiceSettings(service_name="demo", mongodb_uri=profile.mongodb_uri)
+    db_client = mongo.connect(profile.mongodb_uri, app_name="demo")
+    directory = AgencyDirectory(db_client[settings.tenancy_database])
+    await mongo.ensure_indexes(directory.db, auth.INDEXES)
+    agency, key = await directory.create_agency(f"Demo Agency {datetime.now(UTC):%H%M%S}")
+    await db_client.close()
+    headers = {"X-API-Key": key}
+    rng = random.Random(42)
+    report: dict[str, Any] = {"agency": agency.name, "tenant_id": agency.tenant_id, "clients": []}
+
+    async with httpx.AsyncClient(timeout=15) as http:
+
+        async def call(method: str, url: str, **kw: Any) -> Any:
+            r = await http.request(method, url, headers=headers, **kw)
+            if r.status_code >= 400:
+                raise DemoError(f"{method} {url} -> {r.status_code}: {r.text}")
+            return r.json()
+
+        posts: list[tuple[str, dict[str, Any]]] = []
+        console.rule("[bold]1. Agency, clients, budgets, posts")
+        for spec in CLIENTS:
+            client = await call("POST", f"{base['calendar']}/clients",
+                                json={"name": spec["name"], "timezone": spec["timezone"]})  # fmt: skip
+            budget = await call("POST", f"{base['budget']}/budgets", json={
+                "client_id": client["client_id"], "name": f"{spec['name']} paid social",
+                "limit": {"amount": spec["budget"], "currency": "EUR"},
+                "period_start": f"{datetime.now(UTC).year}-01-01",
+                "period_end": f"{datetime.now(UTC).year}-12-31",
+                "thresholds_pct": [50, 80, 100],
+            })  # fmt: skip
+            start = datetime.now(UTC).date() + timedelta(days=1)
+            for day in range(6):
+                platform = PLATFORMS[day % len(PLATFORMS)]
+                paid = day % 2 == 0
+                post = await call("POST", f"{base['calendar']}/clients/{client['client_id']}/posts", json={
+                    "platform": platform,
+                    "scheduled_at": f"{start + timedelta(days=day)}T09:00:00",
+                    "content_type": ("video", "carousel", "story")[day % 3],
+                    "pillar": ("recipes", "behind the scenes")[day % 2],
+                    "paid": paid, "budget_id": budget["budget_id"] if paid else None,
+                })  # fmt: skip
+                posts.append((client["client_id"], post))
+            report["clients"].append({"client": client, "budget_id": budget["budget_id"]})
+            console.print(f"  {spec['name']}: client {client['client_id']}, budget "
+                          f"{spec['budget']} EUR, 6 posts at 09:00 {spec['timezone']}")  # fmt: skip
+        report["posts_scheduled"] = len(posts)
+
+        async def metrics_knows_posts() -> bool:
+            text = (await http.get(f"{base['metrics']}/metrics")).text
+            return _counter(text, "socialops_messages_total", "posts.scheduled", "processed") >= len(posts)
+
+        await _wait("metrics to consume PostScheduled", metrics_knows_posts)
+
+        console.rule(f"[bold]2. Analytics pipeline: {OBSERVATIONS} observations onto Kafka")
+        producer = AIOKafkaProducer(bootstrap_servers=profile.kafka_bootstrap, acks="all",
+                                    enable_idempotence=True, linger_ms=5)  # fmt: skip
+        await producer.start()
+        topic = os.environ.get("SOCIALOPS_TOPIC_PREFIX", "") + topics.ANALYTICS_OBSERVATIONS
+        started = time.perf_counter()
+        try:
+            with _progress() as progress:
+                task = progress.add_task("publishing", total=OBSERVATIONS)
+                pending = []
+                for i in range(OBSERVATIONS):
+                    client_id, post = posts[i % len(posts)]
+                    event = _observation(agency.tenant_id, client_id, post, i, rng)
+                    pending.append(await producer.send(
+                        topic, event.model_dump_json().encode(), key=event.partition_key()))  # fmt: skip
+                    if len(pending) >= 500:
+                        await asyncio.gather(*pending)
+                        progress.advance(task, len(pending))
+                        pending = []
+                await asyncio.gather(*pending)
+                progress.advance(task, len(pending))
+            # two poison messages, as a broken pipeline would send: they go to the .dlq
+            await producer.send_and_wait(topic, b"{not json", key=b"demo")
+            bad = _observation(agency.tenant_id, *posts[0], 0, rng).model_dump(mode="json")
+            bad["metrics"][0]["value"] = -1
+            await producer.send_and_wait(topic, json.dumps(bad).encode(), key=b"demo")
+            console.print(f"  + 2 malformed messages (bad JSON, a negative count) -> {topic}.dlq")
+        finally:
+            await producer.stop()
+
+        counts = {c["client"]["client_id"]: 0 for c in report["clients"]}
+        with _progress() as progress:
+            task = progress.add_task("stored by metrics", total=OBSERVATIONS)
+
+            async def all_stored() -> bool:
+                for cid in counts:
+                    counts[cid] = (await call("GET", f"{base['metrics']}/clients/{cid}/observations",
+                                              params={"limit": 1}))["stored"]  # fmt: skip
+                progress.update(task, completed=sum(counts.values()))
+                return sum(counts.values()) >= OBSERVATIONS
+
+            await _wait("metrics to store every observation", all_stored, timeout=180)
+        elapsed = time.perf_counter() - started
+        report["observations"] = sum(counts.values())
+        report["ingest_seconds"] = elapsed
+
+        console.rule("[bold]3. Budgets, paused posts, summaries")
+
+        async def settled() -> bool:
+            ok = True
+            for entry in report["clients"]:
+                b = await call("GET", f"{base['budget']}/budgets/{entry['budget_id']}")
+                entry["budget"] = b
+                s = await call("GET", f"{base['audit']}/clients/{entry['client']['client_id']}/summary")
+                entry["summary"] = s
+                ok = ok and s["observations"] == counts[entry["client"]["client_id"]]
+            return ok
+
+        await _wait("budget and audit to catch up", settled)
+        for entry in report["clients"]:
+            crossed = entry["budget"]["crossed_pct"]
+            if 100 in crossed:
+
+                async def paused(entry: dict[str, Any] = entry) -> bool:
+                    cid = entry["client"]["client_id"]
+                    ps = await call("GET", f"{base['calendar']}/clients/{cid}/posts")
+                    entry["posts"] = ps
+                    return all(p["status"] == "paused" for p in ps if p["paid"])
+
+                await _wait("calendar to pause paid posts", paused)
+            else:
+                cid = entry["client"]["client_id"]
+                entry["posts"] = await call("GET", f"{base['calendar']}/clients/{cid}/posts")
+        report["metrics_text"] = {
+            svc: (await http.get(f"{base[svc]}/metrics")).text for svc in stack.SERVICES
+        }
+        report["base"] = base
+    return report
+
+
+def _counter(text: str, name: str, *contains: str) -> float:
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(c in line for c in contains):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(),
+        TimeElapsedColumn(), console=console, transient=False,
+    )  # fmt: skip
+
+
+def _ratio(num: Decimal, den: Decimal) -> str:
+    return f"{num / den:.2%}" if den else "not defined"
+
+
+def print_summary(report: dict[str, Any]) -> None:
+    console.rule("[bold green]SocialOps demo summary")
+    console.print(f"agency [bold]{report['agency']}[/] ({report['tenant_id']})")
+    console.print(
+        f"posts scheduled: [bold]{report['posts_scheduled']}[/]   observations ingested: "
+        f"[bold]{report['observations']}[/] in {report['ingest_seconds']:.1f}s "
+        f"({report['observations'] / report['ingest_seconds']:.0f}/s end to end)"
+    )
+    table = Table("client", "platform", "obs", "impressions", "engagements", "eng. rate (impr.)",
+                  "clicks", "CTR", title="KPIs so far")  # fmt: skip
+    for entry in report["clients"]:
+        for p in entry["summary"]["platforms"]:
+            m = {k: Decimal(v) for k, v in p["metrics"].items()}
+            impressions, clicks = m.get("impressions", Decimal(0)), m.get("clicks", Decimal(0))
+            table.add_row(entry["client"]["name"], p["platform"], str(p["observations"]),
+                          f"{impressions:,.0f}", f"{Decimal(p['engagements']):,.0f}",
+                          _ratio(Decimal(p["engagements"]), impressions), f"{clicks:,.0f}",
+                          _ratio(clicks, impressions))  # fmt: skip
+    console.print(table)
+    budgets = Table("client", "limit", "spent", "thresholds crossed", "paid posts paused",
+                    title="Budgets")  # fmt: skip
+    for entry in report["clients"]:
+        b = entry["budget"]
+        paused = sum(1 for p in entry["posts"] if p["status"] == "paused")
+        paid = sum(1 for p in entry["posts"] if p["paid"])
+        budgets.add_row(entry["client"]["name"], f"{b['limit']['amount']} {b['limit']['currency']}",
+                        f"{b['spent']['amount']} {b['spent']['currency']}",
+                        ", ".join(f"{t}%" for t in b["crossed_pct"]) or "none",
+                        f"{paused} of {paid}")  # fmt: skip
+    console.print(budgets)
+    ops = Table("service", "consumed", "dead-lettered", "/docs", "/metrics", title="Services")
+    for svc, text in report["metrics_text"].items():
+        ops.add_row(svc, f"{_counter(text, 'faststream_received_messages_total'):.0f}",
+                    f"{_counter(text, 'socialops_messages_total', 'dead_lettered'):.0f}",
+                    f"{report['base'][svc]}/docs", f"{report['base'][svc]}/metrics")  # fmt: skip
+    console.print(ops)
+
+
+def main() -> int:
+    profile = stack.profile("dev")
+    already = {name for name, _ in stack.components(profile) if stack.running_pid(profile, name)}
+    code = 0
+    try:
+        console.rule("[bold]SocialOps demo: starting Kafka, the database and four services")
+        stack.up(profile)
+        print_summary(asyncio.run(run(profile)))
+    except (stack.StackError, DemoError, httpx.HTTPError) as e:
+        console.print(f"[red]demo failed:[/] {e}")
+        console.print(f"logs: {profile.log_dir}")
+        code = 1
+    finally:
+        stopped = [n for n in stack.down(profile) if n not in already] if not already else []
+        if already:
+            console.print("the platform was already running (make up): left it running")
+        else:
+            console.print(f"stopped: {', '.join(stopped)}")
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())
