@@ -81,6 +81,7 @@ class DeadLetters:
         reason: str,
         kind: str,
         attempts: int = 1,
+        correlation_id: str | None = None,
     ) -> None:
         headers = {
             "x-dlq-reason": reason,
@@ -97,6 +98,7 @@ class DeadLetters:
             topic=topics.dlq(record.topic),
             key=record.key,
             headers=headers,
+            correlation_id=correlation_id or _header(record, "correlation_id"),
         )
         DELIVERY_OUTCOMES.labels(self.service, record.topic, "dead_lettered").inc()
         log.warning(
@@ -107,6 +109,13 @@ class DeadLetters:
             reason,
             extra={"fields": {"kind": kind}},
         )
+
+
+def _header(record: ConsumerRecord[Any, Any], name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode(errors="replace")
+    return None
 
 
 @dataclass(frozen=True)
@@ -151,7 +160,11 @@ class DeliveryMiddleware(BaseMiddleware):
                     log.exception("unexpected error handling %s", topic)
                 for record in records:
                     await d.dead_letters.send(
-                        record, reason=describe(error), kind=kind, attempts=attempt
+                        record,
+                        reason=describe(error),
+                        kind=kind,
+                        attempts=attempt,
+                        correlation_id=msg.correlation_id,
                     )
                 return None
             DELIVERY_OUTCOMES.labels(d.dead_letters.service, topic, "processed").inc()

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 correlation_id: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "correlation_id", default=None
 )
-_SECRET_WORDS = ("api_key", "apikey", "password", "secret", "token")
+_SECRET_WORDS = ("api_key", "api-key", "apikey", "authorization", "password", "secret", "token")
 
 
 class JsonFormatter(logging.Formatter):

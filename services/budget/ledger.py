@@ -58,7 +58,10 @@ async def book_spend(
         spent = budget.spent.amount + added[budget.budget_id]
         crossed = newly_crossed(budget, spent)
         await repo.record_spend(budget.budget_id, spent, crossed, session=session)
-        SPEND_BOOKED.labels(event.tenant_id, budget.limit.currency).inc(float(added[budget.budget_id]))
+        if added[budget.budget_id] > 0:  # corrections (negative) are booked but not counted
+            SPEND_BOOKED.labels(event.tenant_id, budget.limit.currency).inc(
+                float(added[budget.budget_id])
+            )
         for pct in crossed:
             crossings.append(
                 BudgetThresholdCrossed.new(

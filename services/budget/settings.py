@@ -1,5 +1,6 @@
 """Budget service settings (env prefix BUDGET_)."""
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -9,4 +10,4 @@ class BudgetSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="BUDGET_", extra="ignore", frozen=True)
 
     service_name: str = "budget"
-    port: int = 8103
+    port: int = Field(default=8103, ge=1, le=65535)

@@ -14,7 +14,7 @@ from shared.events import Platform
 def _valid_zone(name: str) -> str:
     try:
         ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as e:
+    except (ZoneInfoNotFoundError, ValueError, OSError) as e:  # OSError: a folder like "Europe"
         raise ValueError(f"'{name}' is not an IANA time zone (e.g. Europe/Berlin)") from e
     return name
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -30,28 +31,94 @@ def to_document(event: AnalyticsObserved, *, stored_at: datetime | None = None) 
     return doc
 
 
+@dataclass(frozen=True)
+class SeriesState:
+    """The latest reading of one cumulative series (an entity's running totals in a window)."""
+
+    observed_at: datetime
+    metrics: dict[str, Decimal]
+    spend: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """What one stored observation adds to totals: increments as they are, running totals as
+    the change since the series' previous (older) reading; a late reading adds nothing."""
+
+    event: AnalyticsObserved
+    metrics: dict[str, Decimal]
+    spend: Decimal | None
+
+
+def series_key(e: AnalyticsObserved) -> str:
+    """Identity of a cumulative series: same entity, window kind and window start."""
+    start = e.window_start.isoformat() if e.window_start else "-"
+    return f"{e.tenant_id}|{e.platform.value}|{e.entity_level.value}|{e.entity_id}|{e.window.value}|{start}"
+
+
+def _values(e: AnalyticsObserved) -> dict[str, Decimal]:
+    values = {m.name: m.value for m in e.metrics}
+    for name in ("leads", "visits", "conversions"):
+        if (v := getattr(e, name)) is not None:
+            values[name] = Decimal(v)
+    return values
+
+
+def contributions(
+    fresh: Iterable[AnalyticsObserved], states: Mapping[str, SeriesState]
+) -> tuple[list[Contribution], dict[str, SeriesState]]:
+    """Contributions of newly stored observations, and the series states they leave behind.
+
+    Cumulative series: the latest `observed_at` wins; a reading older than the stored latest
+    (late, out of order) is kept in the time series but changes no total.
+    """
+    latest = dict(states)
+    changed: dict[str, SeriesState] = {}
+    out: list[Contribution] = []
+    for e in sorted(fresh, key=lambda o: o.observed_at):
+        values = _values(e)
+        spend = e.spend.amount if e.spend else None
+        if not e.cumulative:
+            out.append(Contribution(e, values, spend))
+            continue
+        key = series_key(e)
+        prev = latest.get(key)
+        if prev is not None and e.observed_at <= prev.observed_at:
+            out.append(Contribution(e, {}, None))
+            continue
+        base = prev.metrics if prev else {}
+        deltas = {k: v - base.get(k, Decimal(0)) for k, v in values.items()}
+        spend_delta = None
+        if spend is not None:
+            spend_delta = spend - (prev.spend or Decimal(0) if prev else Decimal(0))
+        latest[key] = changed[key] = SeriesState(e.observed_at, {**base, **values}, spend)
+        out.append(Contribution(e, deltas, spend_delta))
+    return out, changed
+
+
 def summarize(
-    stored: Iterable[AnalyticsObserved],
+    stored: Iterable[Contribution],
     *,
     budgets_by_post: Mapping[str, str],
     producer: str = "metrics",
 ) -> list[MetricsIngested]:
     """MetricsIngested events for newly stored observations, grouped per tenant: totals per
-    client/platform plus one spend line per observation that carries spend."""
-    by_tenant: dict[str, list[AnalyticsObserved]] = defaultdict(list)
-    for e in stored:
-        by_tenant[e.tenant_id].append(e)
+    client/platform plus one spend line per observation whose spend changed."""
+    by_tenant: dict[str, list[Contribution]] = defaultdict(list)
+    for c in stored:
+        by_tenant[c.event.tenant_id].append(c)
     events: list[MetricsIngested] = []
-    for tenant_id, observations in by_tenant.items():
+    for tenant_id, items in by_tenant.items():
         totals: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         counts: dict[tuple[str, str], int] = defaultdict(int)
         spend: list[SpendLine] = []
-        for o in observations:
+        for c in items:
+            o = c.event
             key = (o.client_id, o.platform.value)
             counts[key] += 1
-            for m in o.metrics:
-                totals[key][m.name] += m.value
-            if o.spend is not None:
+            for name, delta in c.metrics.items():
+                totals[key][name] += delta
+            if c.spend and o.spend is not None:
                 spend.append(
                     SpendLine(
                         observation_id=o.event_id,
@@ -59,7 +126,7 @@ def summarize(
                         platform=o.platform,
                         post_id=o.post_id,
                         budget_id=budgets_by_post.get(o.post_id) if o.post_id else None,
-                        amount=o.spend.amount,
+                        amount=c.spend,
                         currency=o.spend.currency,
                         observed_at=o.observed_at,
                     )
@@ -79,7 +146,7 @@ def summarize(
                 MetricsIngested.new(
                     producer=producer,
                     tenant_id=tenant_id,
-                    observations=len(observations) if n == 0 else 0,
+                    observations=len(items) if n == 0 else 0,
                     totals=platform_totals if n == 0 else (),
                     spend=tuple(chunk),
                 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.metrics.ingest import summarize, to_document
+from services.metrics.ingest import contributions, series_key, summarize, to_document
 from services.metrics.metrics import INGEST_LAG, OBSERVATIONS_DUPLICATE, OBSERVATIONS_INGESTED
 from services.metrics.repository import MetricsRepository
 from shared import mongo, topics
@@ -28,7 +28,11 @@ async def ingest_batch(
         fresh_ids = await repo.new_ids(list(unique), session=session)
         fresh = [e for e in unique.values() if e.event_id in fresh_ids]
         await repo.insert([to_document(e, stored_at=now) for e in fresh], session=session)
-        ingested = summarize(fresh, budgets_by_post=budgets_by_post)
+        keys = sorted({series_key(e) for e in fresh if e.cumulative})
+        states = await repo.series_states(keys, session=session) if keys else {}
+        added, changed = contributions(fresh, states)
+        await repo.save_series_states(changed, session=session)
+        ingested = summarize(added, budgets_by_post=budgets_by_post)
         if fresh:
             await runtime.outbox.stage(session, runtime.topics(topics.METRICS_INGESTED), *ingested)
     runtime.outbox.kick()

@@ -215,6 +215,9 @@ _NATIVE: tuple[MetricSpec, ...] = (
 _BY_NATIVE: dict[tuple[Platform, str], MetricSpec] = {
     (s.platform, s.native_name): s for s in _NATIVE
 }
+_RANK: dict[tuple[Platform, str], int] = {
+    (s.platform, s.native_name): i for i, s in enumerate(_NATIVE)
+}
 
 # Ratios and aggregates platforms compute from components we already store. They are known, so
 # not "unmapped", but never stored: we keep the components and compute ratios ourselves.
@@ -254,7 +257,7 @@ def metric(canonical_name: str) -> CanonicalMetric:
 
 def precedence(spec: MetricSpec) -> tuple[bool, int]:
     """Sort key among native names of one canonical metric: current names before legacy ones."""
-    return (spec.renamed_to is not None, _NATIVE.index(spec))
+    return (spec.renamed_to is not None, _RANK[spec.platform, spec.native_name])
 
 
 def native_names(platform: Platform, canonical_name: str) -> tuple[str, ...]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.metrics.ingest import SeriesState
 from shared.events import PostScheduled
 
 INDEXES = {
@@ -25,6 +26,7 @@ class MetricsRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.observations = db["observations"]
         self.posts = db["posts"]
+        self.series = db["series_latest"]
 
     async def upsert_post(self, event: PostScheduled) -> None:
         """Remember a post (idempotent: keyed by post id)."""
@@ -54,6 +56,34 @@ class MetricsRepository:
     async def insert(self, docs: list[dict[str, Any]], *, session: AsyncClientSession) -> None:
         if docs:
             await self.observations.insert_many(docs, ordered=True, session=session)
+
+    async def series_states(
+        self, keys: list[str], *, session: AsyncClientSession
+    ) -> dict[str, SeriesState]:
+        """The latest reading of each cumulative series named (one query per batch)."""
+        cursor = self.series.find({"_id": {"$in": keys}}, session=session)
+        return {
+            d["_id"]: SeriesState(d["observed_at"], d["metrics"], d.get("spend"))
+            async for d in cursor
+        }
+
+    async def save_series_states(
+        self, states: dict[str, SeriesState], *, session: AsyncClientSession
+    ) -> None:
+        """One upsert per series changed in the batch (coalesced, not one per observation)."""
+        if states:
+            await self.series.bulk_write(
+                [
+                    ReplaceOne(
+                        {"_id": key},
+                        {"observed_at": s.observed_at, "metrics": s.metrics, "spend": s.spend},
+                        upsert=True,
+                    )
+                    for key, s in states.items()
+                ],
+                ordered=False,
+                session=session,
+            )
 
     async def recent(self, tenant_id: str, client_id: str, limit: int) -> list[dict[str, Any]]:
         cursor = (

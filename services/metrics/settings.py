@@ -10,5 +10,5 @@ class MetricsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="METRICS_", extra="ignore", frozen=True)
 
     service_name: str = "metrics"
-    port: int = 8102
+    port: int = Field(default=8102, ge=1, le=65535)
     batch_max_records: int = Field(default=2000, ge=1, le=20000)

@@ -203,11 +203,6 @@ async def test_permanent_failure_is_dead_lettered_without_retry(
     assert outcomes(topic)["retried"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: DeadLetters.send publishes without correlation_id, so the dead letter gets a "
-    "fresh one and cannot be joined to the failed message or its log lines",
-)
 async def test_dead_letter_keeps_the_correlation_id(topic: str) -> None:
     broker = make_test_broker()
 

@@ -27,6 +27,9 @@ def observation(
         account_id="ig-acct-1",
         entity_level="ad" if spend else "post",
         entity_id=extra.pop("entity_id", "media-1"),
+        # ad spend arrives per hour (increments); organic counts as running totals
+        cumulative=extra.pop("cumulative", not spend),
+        window=extra.pop("window", "hour" if spend else "lifetime"),
         post_id=post_id,
         observed_at=observed_at or datetime.now(UTC),
         source={"api": "instagram_graph", "api_version": "v21.0", "kind": "poll"},

@@ -114,12 +114,6 @@ def test_unknown_request_fields_are_rejected() -> None:
         ClientIn(name="x", tz="Europe/Berlin")  # type: ignore[call-arg]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OSError,
-    reason="bug: _valid_zone catches only ZoneInfoNotFoundError/ValueError, but ZoneInfo('Europe') "
-    "(a tzdata folder) raises IsADirectoryError, which escapes validation (HTTP 500, not 422)",
-)
 @pytest.mark.parametrize(
     "build",
     [

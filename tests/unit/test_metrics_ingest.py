@@ -22,6 +22,12 @@ from shared.money import Money
 AT = datetime(2026, 2, 10, 12, tzinfo=UTC)
 
 
+def summarize_events(events: list[AnalyticsObserved], **kw: Any) -> list[Any]:
+    """Summarize a batch as the pipeline does: contributions against no stored series."""
+    added, _ = ingest.contributions(events, {})
+    return summarize(added, **kw)
+
+
 def obs(
     *,
     tenant_id: str = "acme",
@@ -94,7 +100,7 @@ def test_document_stored_at_defaults_to_now() -> None:
 
 
 def test_no_observations_no_events() -> None:
-    assert summarize([], budgets_by_post={}) == []
+    assert summarize_events([], budgets_by_post={}) == []
 
 
 def test_totals_per_client_and_platform() -> None:
@@ -105,7 +111,7 @@ def test_totals_per_client_and_platform() -> None:
         obs(client_id="c1", metrics={"views": "0.2", "likes": "3"}, entity_id="e3"),
     ]
 
-    [event] = summarize(stored, budgets_by_post={})
+    [event] = summarize_events(stored, budgets_by_post={})
 
     assert event.tenant_id == "acme"
     assert event.producer == "metrics"
@@ -124,7 +130,7 @@ def test_one_spend_line_per_observation_with_spend_and_the_posts_budget() -> Non
     no_post = obs(spend="2.00", entity_id="ad3")
     no_spend = obs(post_id="p1", entity_id="ad4")
 
-    [event] = summarize(
+    [event] = summarize_events(
         [with_budget, unknown_post, no_post, no_spend], budgets_by_post={"p1": "b1", "p2": "b2"}
     )
 
@@ -143,7 +149,7 @@ def test_spend_is_chunked_and_only_the_first_event_carries_counts_and_totals() -
     n = 2 * MAX_SPEND_LINES_PER_EVENT + 1
     stored = [obs(spend="1", metrics={"views": "1"}, entity_id=f"ad{i}") for i in range(n)]
 
-    events = summarize(stored, budgets_by_post={})
+    events = summarize_events(stored, budgets_by_post={})
 
     assert [len(e.spend) for e in events] == [
         MAX_SPEND_LINES_PER_EVENT,
@@ -160,8 +166,8 @@ def test_spend_is_chunked_and_only_the_first_event_carries_counts_and_totals() -
 def test_exactly_one_full_chunk_is_one_event(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ingest, "MAX_SPEND_LINES_PER_EVENT", 3)
 
-    one = summarize([obs(spend="1", entity_id=f"a{i}") for i in range(3)], budgets_by_post={})
-    two = summarize([obs(spend="1", entity_id=f"a{i}") for i in range(4)], budgets_by_post={})
+    one = summarize_events([obs(spend="1", entity_id=f"a{i}") for i in range(3)], budgets_by_post={})
+    two = summarize_events([obs(spend="1", entity_id=f"a{i}") for i in range(4)], budgets_by_post={})
 
     assert [len(e.spend) for e in one] == [3]
     assert [len(e.spend) for e in two] == [3, 1]
@@ -174,7 +180,7 @@ def test_each_tenant_gets_its_own_events() -> None:
         obs(tenant_id="acme", metrics={"views": "3"}, entity_id="e2"),
     ]
 
-    events = summarize(stored, budgets_by_post={})
+    events = summarize_events(stored, budgets_by_post={})
 
     by_tenant = {e.tenant_id: e for e in events}
     assert len(events) == 2
@@ -187,16 +193,47 @@ def test_each_tenant_gets_its_own_events() -> None:
     assert by_tenant["acme"].correlation_id != by_tenant["globex"].correlation_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: summarize adds up metric values without looking at `cumulative`; two "
-    "running-total (lifetime) readings of one post (100 then 150 views) give 250, and audit "
-    "$inc's these totals on every batch, so each poll inflates the client summary",
-)
 def test_running_totals_of_one_entity_are_not_added_up() -> None:
     first = obs(metrics={"views": "100"}, cumulative=True, observed_at=AT)
     later = obs(metrics={"views": "150"}, cumulative=True, observed_at=AT + timedelta(hours=1))
 
-    [event] = summarize([first, later], budgets_by_post={})
+    [event] = summarize_events([first, later], budgets_by_post={})
 
     assert event.totals[0].metrics["views"] == Decimal(150)
+
+
+# --------------------------------------------------------------------------- series state
+
+
+def test_late_cumulative_reading_changes_no_total_and_keeps_latest() -> None:
+    newer = obs(metrics={"views": "150"}, observed_at=AT + timedelta(hours=2))
+    late = obs(metrics={"views": "120"}, observed_at=AT + timedelta(hours=1))
+    stored_at = AT + timedelta(minutes=90)
+    stored = {ingest.series_key(newer): ingest.SeriesState(stored_at, {"views": Decimal(130)})}
+
+    added, changed = ingest.contributions([newer, late], stored)
+
+    by_id = {c.event.event_id: c for c in added}
+    assert by_id[newer.event_id].metrics == {"views": Decimal(20)}
+    assert by_id[late.event_id].metrics == {}
+    assert changed[ingest.series_key(newer)].metrics == {"views": Decimal(150)}
+    assert changed[ingest.series_key(newer)].observed_at == AT + timedelta(hours=2)
+
+
+def test_incremental_readings_add_up_and_touch_no_series_state() -> None:
+    a = obs(metrics={"clicks": "3"}, cumulative=False, window="hour")
+    b = obs(metrics={"clicks": "4"}, cumulative=False, window="hour", observed_at=AT + timedelta(hours=1))
+
+    added, changed = ingest.contributions([a, b], {})
+
+    assert sum(c.metrics["clicks"] for c in added) == Decimal(7)
+    assert changed == {}
+
+
+def test_cumulative_spend_is_booked_as_the_change_since_last_reading() -> None:
+    first = obs(spend="10.00", entity_level=EntityLevel.AD, entity_id="ad1")
+    second = obs(spend="25.50", entity_level=EntityLevel.AD, entity_id="ad1", observed_at=AT + timedelta(days=1))
+
+    [event] = summarize_events([first, second], budgets_by_post={})
+
+    assert [line.amount for line in event.spend] == [Decimal("10.00"), Decimal("15.50")]

@@ -104,11 +104,6 @@ def test_settings_are_immutable() -> None:
         settings.port = 1  # type: ignore[misc]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: services/*/settings.py redeclare `port: int = 81xx`, dropping the base "
-    "Field(ge=1, le=65535), so e.g. CALENDAR_PORT=70000 is accepted",
-)
 @pytest.mark.parametrize("cls", SERVICE_SETTINGS)
 def test_service_settings_keep_the_shared_port_bounds(cls: type[ServiceSettings]) -> None:
     with pytest.raises(ValidationError):

@@ -86,7 +86,8 @@ def youtube_statistics(payload: dict[str, Any], *, context: ObservationContext) 
     results = []
     for item in payload.get("items") or []:
         stats = dict(item.get("statistics") or {})
-        counts = [name for name in stats if name.endswith("Count")]  # not hiddenSubscriberCount
+        # Counts arrive as strings; hiddenSubscriberCount is a flag, not a count.
+        counts = [n for n in stats if n.endswith("Count") and not isinstance(stats[n], bool)]
         readings, unknown = read_known(stats, platform=Platform.YOUTUBE, names=counts)
         is_channel = item.get("kind") == "youtube#channel"
         results.append(

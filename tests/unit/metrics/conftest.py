@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from services.metrics.adapters import ObservationContext
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
 
 PLATFORM_FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "platforms"
 OBSERVED_AT = datetime(2025, 11, 20, 9, 30, tzinfo=UTC)
