@@ -1,1 +1,2 @@
-"""Contracts and plumbing shared by every SocialOps service (events, topics, broker, database, auth)."""
+"""Contracts and plumbing shared by every SocialOps service: events, topics, broker, database,
+auth."""

@@ -4,6 +4,7 @@ and the subscriber defaults that make consumption explicitly at-least-once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from typing import Any
@@ -66,7 +67,9 @@ async def strict_json(msg: Any) -> Any:
     return json.loads(msg.body)
 
 
-def batch_at_least_once(group_id: str, *, max_records: int = 2000, **overrides: Any) -> dict[str, Any]:
+def batch_at_least_once(
+    group_id: str, *, max_records: int = 2000, **overrides: Any
+) -> dict[str, Any]:
     """Batch subscriber options for high-volume topics: one commit per batch after it is stored.
     The handler gets the raw records (see `shared.batch`) so it can dead-letter them one by one."""
     return at_least_once(
@@ -104,8 +107,6 @@ async def publish(broker: KafkaBroker, topic: str, event: Event) -> None:
     )
 
 
-
-
 async def ensure_topics(
     bootstrap: str, names: list[str], *, partitions: int, replication: int
 ) -> None:
@@ -116,11 +117,12 @@ async def ensure_topics(
     try:
         existing = set(await admin.list_topics())
         wanted = {n for name in names for n in (name, topics.dlq(name))} - existing
-        new = [NewTopic(n, num_partitions=partitions, replication_factor=replication) for n in sorted(wanted)]
+        new = [
+            NewTopic(n, num_partitions=partitions, replication_factor=replication)
+            for n in sorted(wanted)
+        ]
         if new:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another service was first
                 await admin.create_topics(new)
-            except TopicAlreadyExistsError:
-                pass  # another service created it first
     finally:
         await admin.close()

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from aiokafka.errors import KafkaError
 from faststream import BaseMiddleware
 from pydantic import ValidationError
-from pymongo.errors import ConnectionFailure, OperationFailure, PyMongoError
+from pymongo.errors import ConnectionFailure, OperationFailure
 
 from shared import topics
 from shared.logs import correlation_id
@@ -125,7 +125,7 @@ class RetryPolicy:
     max_delay_s: float = 5.0
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay_s, self.base_delay_s * 2 ** (attempt - 1))
+        return float(min(self.max_delay_s, self.base_delay_s * 2.0 ** (attempt - 1)))
 
 
 class DeliveryMiddleware(BaseMiddleware):
@@ -147,7 +147,7 @@ class DeliveryMiddleware(BaseMiddleware):
                 result = await call_next(msg)
             except asyncio.CancelledError:
                 raise
-            except Exception as error:  # noqa: BLE001 - classified below
+            except Exception as error:
                 if is_transient(error) and attempt < d.retry.attempts:
                     DELIVERY_OUTCOMES.labels(d.dead_letters.service, topic, "retried").inc()
                     log.warning("transient failure on %s (attempt %s): %s", topic, attempt, error)

@@ -5,24 +5,18 @@ from __future__ import annotations
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Annotated, Any, Self
 
+import pycountry
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
-# ISO 4217 active codes (minor units where not 2). Kept here so validation needs no network.
+# ISO 4217 minor units where they are not 2 (pycountry does not carry them).
 _MINOR_UNITS: dict[str, int] = {
     "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
     "JPY": 0, "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3,
     "UGX": 0, "UYI": 0, "UYW": 4, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
 }  # fmt: skip
-ISO_4217: frozenset[str] = frozenset(
-    """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD
-    BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUP CVE CZK DJF DKK DOP DZD EGP
-    ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR IQD IRR ISK
-    JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD MDL MGA MKD MMK
-    MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB PEN PGK PHP PKR PLN
-    PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB TJS
-    TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS VED VES VND VUV WST XAF XCD XCG
-    XOF XPF YER ZAR ZMW ZWG""".split()
-)
+# The ISO 4217 list itself comes from pycountry (kept current with the standard's updates).
+# XXX ("no currency") and XTS (reserved for testing) are codes, but not money.
+ISO_4217: frozenset[str] = frozenset(c.alpha_3 for c in pycountry.currencies) - {"XXX", "XTS"}
 
 
 def _to_decimal(value: Any) -> Any:
@@ -91,7 +85,9 @@ class Money(BaseModel):
     def rounded(self) -> Money:
         """Rounded to the currency's minor unit, banker's rounding."""
         q = Decimal(1).scaleb(-minor_units(self.currency))
-        return Money(amount=self.amount.quantize(q, rounding=ROUND_HALF_EVEN), currency=self.currency)
+        return Money(
+            amount=self.amount.quantize(q, rounding=ROUND_HALF_EVEN), currency=self.currency
+        )
 
     def __str__(self) -> str:
         return f"{self.rounded().amount} {self.currency}"

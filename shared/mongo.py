@@ -4,7 +4,7 @@ transactions, and duplicate-key helpers for idempotent writes.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -47,7 +47,7 @@ def connect(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
     )
 
 
-async def ensure_indexes(db: AsyncDatabase[Any], spec: dict[str, Iterable[IndexModel]]) -> None:
+async def ensure_indexes(db: AsyncDatabase[Any], spec: Mapping[str, Iterable[IndexModel]]) -> None:
     """Create the indexes a service declares (idempotent; run at start-up)."""
     spec = {PROCESSED: [IndexModel("at", expireAfterSeconds=PROCESSED_TTL_S)], **spec}
     for collection, indexes in spec.items():
@@ -86,7 +86,10 @@ async def insert_new(
     if session is not None:
         # Inside a transaction a duplicate key aborts everything: filter replays first.
         ids = [d["_id"] for d in docs]
-        seen = {d["_id"] async for d in collection.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)}
+        seen = {
+            d["_id"]
+            async for d in collection.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
+        }
         docs = [d for d in docs if d["_id"] not in seen]
         if not docs:
             return 0

@@ -6,6 +6,7 @@ event keeps its `event_id` through any re-send (consumers drop repeats by that i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -68,8 +69,8 @@ class Outbox:
     async def relay(self, limit: int = 500) -> int:
         """Publish pending events oldest first; mark them sent. Returns how many were sent."""
         async with self._lock:
-            pending = await self.collection.find({"sent_at": None}).sort("seq", ASCENDING).to_list(
-                limit
+            pending = (
+                await self.collection.find({"sent_at": None}).sort("seq", ASCENDING).to_list(limit)
             )
             for doc in pending:
                 headers = dict(doc["headers"])
@@ -85,7 +86,12 @@ class Outbox:
                 now = datetime.now(UTC)
                 await self.collection.update_many(
                     {"_id": {"$in": [d["_id"] for d in pending]}},
-                    {"$set": {"sent_at": now, "sent_expires_at": now + timedelta(seconds=SENT_TTL_S)}},
+                    {
+                        "$set": {
+                            "sent_at": now,
+                            "sent_expires_at": now + timedelta(seconds=SENT_TTL_S),
+                        }
+                    },
                 )
             return len(pending)
 
@@ -97,11 +103,8 @@ class Outbox:
                     pass
             except asyncio.CancelledError:
                 raise
-            except Exception:  # noqa: BLE001 - keep relaying; the event stays pending
+            except Exception:
                 log.exception("outbox relay failed; will retry")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
-

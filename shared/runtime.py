@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -24,7 +24,7 @@ from shared.broker import ensure_topics, make_broker
 from shared.delivery import DeadLetters, PermanentError
 from shared.observability import exposition
 from shared.settings import ServiceSettings
-from shared.topics import Topics  # noqa: TC001 - dataclass field type
+from shared.topics import Topics
 
 log = logging.getLogger("socialops.runtime")
 
@@ -66,7 +66,7 @@ class Runtime:
         if not await self.directory.tenant_exists(tenant_id):
             raise PermanentError(f"unknown tenant '{tenant_id}'")
 
-    async def start(self, indexes: dict[str, Iterable[IndexModel]]) -> None:
+    async def start(self, indexes: Mapping[str, Iterable[IndexModel]]) -> None:
         await mongo.ensure_indexes(self.db, {**outbox.INDEXES, **indexes})
         await mongo.ensure_indexes(self.directory.db, auth.INDEXES)
         await ensure_topics(
@@ -130,7 +130,7 @@ def create_http_app(
     description: str,
     routers: Iterable[APIRouter],
     kafka_router: KafkaRouter,
-    indexes: dict[str, Iterable[IndexModel]],
+    indexes: Mapping[str, Iterable[IndexModel]],
     on_startup: Iterable[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
     """A service's FastAPI app: its routes behind API keys, health/metrics routes, and a

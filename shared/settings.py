@@ -33,10 +33,14 @@ class ServiceSettings(BaseSettings):
         default="", validation_alias=AliasChoices("SOCIALOPS_TOPIC_PREFIX", "topic_prefix")
     )
     topic_partitions: int = Field(
-        default=4, ge=1, validation_alias=AliasChoices("SOCIALOPS_TOPIC_PARTITIONS", "topic_partitions")
+        default=4,
+        ge=1,
+        validation_alias=AliasChoices("SOCIALOPS_TOPIC_PARTITIONS", "topic_partitions"),
     )
     topic_replication: int = Field(
-        default=1, ge=1, validation_alias=AliasChoices("SOCIALOPS_TOPIC_REPLICATION", "topic_replication")
+        default=1,
+        ge=1,
+        validation_alias=AliasChoices("SOCIALOPS_TOPIC_REPLICATION", "topic_replication"),
     )
     retry_attempts: int = Field(default=5, ge=1, le=20)
     retry_base_delay_s: float = Field(default=0.2, gt=0)

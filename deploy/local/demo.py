@@ -81,7 +81,9 @@ def _observation(
             {"name": "shares", "value": rng.randint(0, impressions // 300)},
             {"name": "clicks", "value": rng.randint(0, impressions // 50)},
         ],
-        spend={"amount": str(Decimal(rng.randint(5, 60)) / 100), "currency": "EUR"} if paid else None,
+        spend={"amount": str(Decimal(rng.randint(5, 60)) / 100), "currency": "EUR"}
+        if paid
+        else None,
         leads=rng.randint(0, 2) if paid else None,
     )
 
@@ -137,7 +139,9 @@ async def run(profile: stack.Profile) -> dict[str, Any]:
 
         async def metrics_knows_posts() -> bool:
             text = (await http.get(f"{base['metrics']}/metrics")).text
-            return _counter(text, "socialops_messages_total", "posts.scheduled", "processed") >= len(posts)
+            return _counter(
+                text, "socialops_messages_total", "posts.scheduled", "processed"
+            ) >= len(posts)
 
         await _wait("metrics to consume PostScheduled", metrics_knows_posts)
 
@@ -194,7 +198,9 @@ async def run(profile: stack.Profile) -> dict[str, Any]:
             for entry in report["clients"]:
                 b = await call("GET", f"{base['budget']}/budgets/{entry['budget_id']}")
                 entry["budget"] = b
-                s = await call("GET", f"{base['audit']}/clients/{entry['client']['client_id']}/summary")
+                s = await call(
+                    "GET", f"{base['audit']}/clients/{entry['client']['client_id']}/summary"
+                )
                 entry["summary"] = s
                 ok = ok and s["observations"] == counts[entry["client"]["client_id"]]
             return ok

@@ -65,7 +65,7 @@ def _port(name: str, default: int) -> int:
 
 
 def profile(name: str = "dev") -> Profile:
-    """The `dev` stack (make up / make demo) or the `test` stack (pytest), each with its own ports."""
+    """The `dev` stack (make up, make demo) or the `test` stack (pytest), each with own ports."""
     base = Path(os.environ.get("SOCIALOPS_HOME", REPO / ".local"))
     if name == "test":
         return Profile(
@@ -266,8 +266,8 @@ def start_kafka(p: Profile) -> str:
     classpath = f"{lib}/*"
     if not (data / "meta.properties").exists():
         data.mkdir(parents=True, exist_ok=True)
-        subprocess.run(  # noqa: S603
-            ["java", "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
+        subprocess.run(  # noqa: S603 - java from PATH, like Kafka's own scripts
+            [_java(), "-cp", classpath, "kafka.tools.StorageTool", "format", "--standalone",
              "-t", _kafka_cluster_id(classpath), "-c", str(props)],
             check=True, capture_output=True,
         )  # fmt: skip
@@ -275,7 +275,7 @@ def start_kafka(p: Profile) -> str:
     _spawn(
         p,
         "kafka",
-        ["java", "-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-cp", classpath,
+        [_java(), "-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-cp", classpath,
          f"-Dlog4j2.configurationFile={conf_dir / 'log4j2.properties'}",
          "kafka.Kafka", str(props)],
     )  # fmt: skip
@@ -283,9 +283,16 @@ def start_kafka(p: Profile) -> str:
     return p.kafka_bootstrap
 
 
+def _java() -> str:
+    java = shutil.which("java")
+    if java is None:
+        raise StackError("Kafka needs Java 17+ on PATH (apt-get install openjdk-17-jre-headless)")
+    return java
+
+
 def _kafka_cluster_id(classpath: str) -> str:
-    out = subprocess.run(  # noqa: S603
-        ["java", "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
+    out = subprocess.run(  # noqa: S603 - java from PATH
+        [_java(), "-cp", classpath, "kafka.tools.StorageTool", "random-uuid"],
         check=True, capture_output=True, text=True,
     )  # fmt: skip
     return out.stdout.strip().splitlines()[-1]
@@ -304,7 +311,9 @@ def _kafka_ready(p: Profile) -> bool:
         "  await a.start(); await a.list_topics(); await a.close()\n"
         "asyncio.run(m())\n"
     )
-    ok = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=20)  # noqa: S603
+    ok = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], check=False, capture_output=True, timeout=20
+    )
     return ok.returncode == 0 and log.exists()
 
 

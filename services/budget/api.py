@@ -39,7 +39,9 @@ async def create_budget(body: BudgetIn, agency: CurrentAgency, repo: Repo) -> Bu
 
 
 @router.get("/budgets")
-async def list_budgets(agency: CurrentAgency, repo: Repo, client_id: str | None = None) -> list[Budget]:
+async def list_budgets(
+    agency: CurrentAgency, repo: Repo, client_id: str | None = None
+) -> list[Budget]:
     return await repo.list(agency.tenant_id, client_id)
 
 

@@ -20,7 +20,8 @@ class BudgetIn(BaseModel):
     thresholds_pct: list[int] = Field(
         default=[50, 80, 100],
         min_length=1,
-        description="Percentages of the limit that raise BudgetThresholdCrossed; 100+ pauses paid posts.",
+        description="Percentages of the limit that raise BudgetThresholdCrossed; "
+        "100 or more pauses paid posts.",
     )
 
     @model_validator(mode="after")

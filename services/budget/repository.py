@@ -56,7 +56,12 @@ class BudgetRepository:
     ) -> list[dict[str, Any]]:
         """Insert ledger entries not booked before; return those that were new."""
         ids = {e["_id"] for e in entries}
-        seen = {d["_id"] async for d in self.ledger.find({"_id": {"$in": sorted(ids)}}, {"_id": 1}, session=session)}
+        seen = {
+            d["_id"]
+            async for d in self.ledger.find(
+                {"_id": {"$in": sorted(ids)}}, {"_id": 1}, session=session
+            )
+        }
         fresh = [e for e in entries if e["_id"] not in seen]
         if fresh:
             await self.ledger.insert_many(fresh, session=session)

@@ -23,4 +23,6 @@ def applies_to(budget: Budget, line: SpendLine) -> bool:
 def newly_crossed(budget: Budget, spent: Decimal) -> list[int]:
     """Thresholds reached by `spent` that were not reached before, lowest first."""
     ratio_pct = spent * 100 / budget.limit.amount
-    return sorted(t for t in budget.thresholds_pct if ratio_pct >= t and t not in budget.crossed_pct)
+    return sorted(
+        t for t in budget.thresholds_pct if ratio_pct >= t and t not in budget.crossed_pct
+    )

@@ -13,7 +13,9 @@ from services.calendar.models import Client, Post, PostStatus
 INDEXES = {
     "clients": [IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)])],
     "posts": [
-        IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING), ("scheduled_at", ASCENDING)]),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("scheduled_at", ASCENDING)]
+        ),
         IndexModel([("tenant_id", ASCENDING), ("budget_id", ASCENDING), ("status", ASCENDING)]),
     ],
 }

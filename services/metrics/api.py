@@ -46,7 +46,9 @@ def parse_observations(items: list[dict[str, Any]], tenant_id: str) -> list[Anal
             continue
         payload = {k: v for k, v in item.items() if k not in ENVELOPE_FIELDS | {"tenant_id"}}
         try:
-            events.append(AnalyticsObserved.new(producer="metrics.http", tenant_id=tenant_id, **payload))
+            events.append(
+                AnalyticsObserved.new(producer="metrics.http", tenant_id=tenant_id, **payload)
+            )
         except ValidationError as e:
             errors.extend(
                 {"loc": [*loc, *err["loc"]], "msg": err["msg"], "type": err["type"]}
@@ -63,7 +65,9 @@ async def submit_observations(
     runtime: RuntimeDep,
     observations: Annotated[
         list[dict[str, Any]],
-        Body(embed=True, max_length=MAX_BATCH, description="AnalyticsObserved payloads (no envelope)"),
+        Body(
+            embed=True, max_length=MAX_BATCH, description="AnalyticsObserved payloads (no envelope)"
+        ),
     ],
 ) -> dict[str, Any]:
     """Accept a batch of observations; all-or-nothing validation, then onto the Kafka topic."""

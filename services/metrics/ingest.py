@@ -53,7 +53,15 @@ class Contribution:
 def series_key(e: AnalyticsObserved) -> str:
     """Identity of a cumulative series: same entity, window kind and window start."""
     start = e.window_start.isoformat() if e.window_start else "-"
-    return f"{e.tenant_id}|{e.platform.value}|{e.entity_level.value}|{e.entity_id}|{e.window.value}|{start}"
+    parts = (
+        e.tenant_id,
+        e.platform.value,
+        e.entity_level.value,
+        e.entity_id,
+        e.window.value,
+        start,
+    )
+    return "|".join(parts)
 
 
 def _values(e: AnalyticsObserved) -> dict[str, Decimal]:
@@ -109,7 +117,9 @@ def summarize(
         by_tenant[c.event.tenant_id].append(c)
     events: list[MetricsIngested] = []
     for tenant_id, items in by_tenant.items():
-        totals: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        totals: dict[tuple[str, str], dict[str, Decimal]] = defaultdict(
+            lambda: defaultdict(Decimal)
+        )
         counts: dict[tuple[str, str], int] = defaultdict(int)
         spend: list[SpendLine] = []
         for c in items:

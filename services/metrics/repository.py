@@ -16,7 +16,9 @@ INDEXES = {
         IndexModel(
             [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("observed_at", DESCENDING)]
         ),
-        IndexModel([("tenant_id", ASCENDING), ("entity_id", ASCENDING), ("observed_at", DESCENDING)]),
+        IndexModel(
+            [("tenant_id", ASCENDING), ("entity_id", ASCENDING), ("observed_at", DESCENDING)]
+        ),
     ],
     "posts": [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)])],
 }
@@ -49,7 +51,9 @@ class MetricsRepository:
         """Which of these observation ids are not stored yet (replays are filtered out)."""
         seen = {
             d["_id"]
-            async for d in self.observations.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
+            async for d in self.observations.find(
+                {"_id": {"$in": ids}}, {"_id": 1}, session=session
+            )
         }
         return set(ids) - seen
 

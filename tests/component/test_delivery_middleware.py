@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from faststream.kafka import KafkaBroker, TestKafkaBroker
-from faststream.kafka.annotations import KafkaMessage  # noqa: TC002 - FastStream reads handler annotations at runtime
+from faststream.kafka.annotations import KafkaMessage
 from pymongo.errors import AutoReconnect
 
 from shared import topics

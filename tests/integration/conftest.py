@@ -45,7 +45,9 @@ class Infra:
 def infra() -> Iterator[Infra]:
     """Start (or reuse) the test profile's Kafka and database; stop what we started."""
     profile = stack.profile("test")
-    started = not stack.running_pid(profile, "kafka") and "KAFKA_BOOTSTRAP_SERVERS" not in os.environ
+    started = (
+        not stack.running_pid(profile, "kafka") and "KAFKA_BOOTSTRAP_SERVERS" not in os.environ
+    )
     stack.up(profile, with_services=False)
     yield Infra(profile.kafka_bootstrap, profile.mongodb_uri)
     if started and not os.environ.get("SOCIALOPS_KEEP_TEST_STACK"):
@@ -150,9 +152,7 @@ async def platform(infra: Infra) -> AsyncIterator[Platform]:
             await stack_.enter_async_context(app.router.lifespan_context(app))
             apps[name] = app
             http[name] = await stack_.enter_async_context(
-                httpx.AsyncClient(
-                    transport=httpx.ASGITransport(app=app), base_url=f"http://{name}"
-                )
+                httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{name}")
             )
         platform = Platform(
             infra=infra,

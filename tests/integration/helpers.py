@@ -33,7 +33,10 @@ def observation(
         post_id=post_id,
         observed_at=observed_at or datetime.now(UTC),
         source={"api": "instagram_graph", "api_version": "v21.0", "kind": "poll"},
-        metrics=[{"name": k, "value": v} for k, v in (metrics or {"impressions": 1000, "likes": 40}).items()],
+        metrics=[
+            {"name": k, "value": v}
+            for k, v in (metrics or {"impressions": 1000, "likes": 40}).items()
+        ],
         spend={"amount": spend, "currency": "EUR"} if spend else None,
         **extra,
     )

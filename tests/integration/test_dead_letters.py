@@ -3,6 +3,7 @@ and the next valid message is still processed."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -64,8 +65,6 @@ async def test_observations_topic_poison_in_a_batch(platform: Platform) -> None:
     good = observation(tenant, "cl-1")
     negative = observation(tenant, "cl-1").model_dump(mode="json")
     negative["metrics"][0]["value"] = -5
-    import json
-
     await platform.send(topics.ANALYTICS_OBSERVATIONS, POISON[0][0])
     await platform.send(topics.ANALYTICS_OBSERVATIONS, json.dumps(negative).encode())
     await platform.send(topics.ANALYTICS_OBSERVATIONS, good)
@@ -97,7 +96,10 @@ async def test_metrics_ingested_poison_then_valid(platform: Platform, service: s
     # both services consume the topic: each dead-letters each poison message once
     dlq = await platform.read_topic(topics.dlq(topics.METRICS_INGESTED), expect=4)
     by_service = [_headers(r) for r in dlq if _headers(r)["x-dlq-service"] == service]
-    assert [h["x-dlq-reason"].split(":")[0] for h in by_service] == ["undecodable", "schema invalid"]
+    assert [h["x-dlq-reason"].split(":")[0] for h in by_service] == [
+        "undecodable",
+        "schema invalid",
+    ]
 
 
 async def test_thresholds_topic_poison_then_valid(platform: Platform) -> None:
@@ -125,4 +127,6 @@ async def test_thresholds_topic_poison_then_valid(platform: Platform) -> None:
         return r.json()[0]["status"] == "paused"
 
     await eventually(paused)
-    await _assert_dead_lettered(platform, topics.BUDGET_THRESHOLDS, ["undecodable", "schema invalid"])
+    await _assert_dead_lettered(
+        platform, topics.BUDGET_THRESHOLDS, ["undecodable", "schema invalid"]
+    )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+from aiokafka.admin import AIOKafkaAdminClient
+
 from shared import topics
 from shared.events import BudgetThresholdCrossed, MetricsIngested
 from tests.integration.conftest import Platform, eventually
@@ -31,6 +33,7 @@ async def test_replayed_metrics_ingested_books_spend_once(platform: Platform) ->
         return body if body["spent"]["amount"] == "30.00" else None
 
     await eventually(booked)
+
     # let the replays reach both consumers, then check nothing was applied twice
     async def processed_all() -> bool:
         n = await platform.db("budget")["processed_events"].count_documents({})
@@ -72,7 +75,12 @@ async def test_replayed_threshold_event_pauses_once(platform: Platform) -> None:
     client_id = r.json()["client_id"]
     await platform.http["calendar"].post(
         f"/clients/{client_id}/posts",
-        json={"platform": "x", "scheduled_at": "2026-12-24T18:00:00Z", "paid": True, "budget_id": "b1"},
+        json={
+            "platform": "x",
+            "scheduled_at": "2026-12-24T18:00:00Z",
+            "paid": True,
+            "budget_id": "b1",
+        },
         headers=headers,
     )
     event = BudgetThresholdCrossed.new(
@@ -90,7 +98,12 @@ async def test_replayed_threshold_event_pauses_once(platform: Platform) -> None:
     # a post scheduled after the pause, then the same event again: the replay must not touch it
     r = await platform.http["calendar"].post(
         f"/clients/{client_id}/posts",
-        json={"platform": "x", "scheduled_at": "2026-12-25T18:00:00Z", "paid": True, "budget_id": "b1"},
+        json={
+            "platform": "x",
+            "scheduled_at": "2026-12-25T18:00:00Z",
+            "paid": True,
+            "budget_id": "b1",
+        },
         headers=headers,
     )
     later = r.json()["post_id"]
@@ -103,13 +116,13 @@ async def test_replayed_threshold_event_pauses_once(platform: Platform) -> None:
         )
 
     await eventually(replay_seen)
-    posts = (await platform.http["calendar"].get(f"/clients/{client_id}/posts", headers=headers)).json()
+    posts = (
+        await platform.http["calendar"].get(f"/clients/{client_id}/posts", headers=headers)
+    ).json()
     assert {p["post_id"]: p["status"] for p in posts}[later] == "scheduled"
 
 
 async def _lag_zero(platform: Platform) -> bool:
-    from aiokafka.admin import AIOKafkaAdminClient
-
     admin = AIOKafkaAdminClient(bootstrap_servers=platform.infra.bootstrap)
     await admin.start()
     try:

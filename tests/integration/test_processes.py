@@ -3,6 +3,7 @@ the way `make up` starts them: each becomes ready and they talk over the real br
 
 from __future__ import annotations
 
+import os
 import socket
 import uuid
 from collections.abc import Iterator
@@ -24,7 +25,9 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def processes(infra: Infra, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[stack.Profile]:
+def processes(
+    infra: Infra, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[stack.Profile]:
     prefix = f"p{uuid.uuid4().hex[:8]}_"
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.bootstrap)
     monkeypatch.setenv("MONGODB_URI", infra.mongodb_uri)
@@ -50,8 +53,6 @@ async def test_service_processes_become_ready_and_exchange_events(
     processes: stack.Profile, infra: Infra
 ) -> None:
     client = mongo.connect(infra.mongodb_uri, app_name="tests")
-    import os
-
     directory = AgencyDirectory(client[os.environ["SOCIALOPS_TENANCY_DATABASE"]])
     _, key = await directory.create_agency("Process Agency")
     headers = {"X-API-Key": key}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import Platform
+from tests.integration.conftest import Platform, eventually
 from tests.integration.helpers import budget_body
 
 PROTECTED = [
@@ -78,7 +78,9 @@ async def test_bad_bodies_get_4xx_naming_field_and_reason(platform: Platform) ->
     assert r.json()["detail"][0]["loc"] == ["body", "timezone"]
     assert "IANA" in r.json()["detail"][0]["msg"]
 
-    client_id = (await cal.post("/clients", json={"name": "Y", "timezone": "Europe/Berlin"}, headers=headers)).json()["client_id"]
+    client_id = (
+        await cal.post("/clients", json={"name": "Y", "timezone": "Europe/Berlin"}, headers=headers)
+    ).json()["client_id"]
     gap = await cal.post(
         f"/clients/{client_id}/posts",
         json={"platform": "instagram", "scheduled_at": "2026-03-29T02:30:00"},
@@ -116,13 +118,14 @@ async def test_metrics_route_shows_faststream_counters_rising(platform: Platform
         return total
 
     before = published((await cal.get("/metrics")).text)
-    client_id = (await cal.post("/clients", json={"name": "Z"}, headers=headers)).json()["client_id"]
+    client_id = (await cal.post("/clients", json={"name": "Z"}, headers=headers)).json()[
+        "client_id"
+    ]
     await cal.post(
         f"/clients/{client_id}/posts",
         json={"platform": "youtube", "scheduled_at": "2026-12-03T10:00:00Z"},
         headers=headers,
     )
-    from tests.integration.conftest import eventually
 
     async def rose() -> bool:
         return published((await cal.get("/metrics")).text) > before

@@ -249,4 +249,3 @@ def test_dockerfile_builds_a_non_root_image_of_the_project() -> None:
         int(p) for line in instructions if line.startswith("EXPOSE ") for p in line.split()[1:]
     }
     assert exposed == set(APP_PORTS.values())
-

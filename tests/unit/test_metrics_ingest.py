@@ -166,8 +166,12 @@ def test_spend_is_chunked_and_only_the_first_event_carries_counts_and_totals() -
 def test_exactly_one_full_chunk_is_one_event(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(ingest, "MAX_SPEND_LINES_PER_EVENT", 3)
 
-    one = summarize_events([obs(spend="1", entity_id=f"a{i}") for i in range(3)], budgets_by_post={})
-    two = summarize_events([obs(spend="1", entity_id=f"a{i}") for i in range(4)], budgets_by_post={})
+    one = summarize_events(
+        [obs(spend="1", entity_id=f"a{i}") for i in range(3)], budgets_by_post={}
+    )
+    two = summarize_events(
+        [obs(spend="1", entity_id=f"a{i}") for i in range(4)], budgets_by_post={}
+    )
 
     assert [len(e.spend) for e in one] == [3]
     assert [len(e.spend) for e in two] == [3, 1]
@@ -222,7 +226,12 @@ def test_late_cumulative_reading_changes_no_total_and_keeps_latest() -> None:
 
 def test_incremental_readings_add_up_and_touch_no_series_state() -> None:
     a = obs(metrics={"clicks": "3"}, cumulative=False, window="hour")
-    b = obs(metrics={"clicks": "4"}, cumulative=False, window="hour", observed_at=AT + timedelta(hours=1))
+    b = obs(
+        metrics={"clicks": "4"},
+        cumulative=False,
+        window="hour",
+        observed_at=AT + timedelta(hours=1),
+    )
 
     added, changed = ingest.contributions([a, b], {})
 
@@ -232,7 +241,12 @@ def test_incremental_readings_add_up_and_touch_no_series_state() -> None:
 
 def test_cumulative_spend_is_booked_as_the_change_since_last_reading() -> None:
     first = obs(spend="10.00", entity_level=EntityLevel.AD, entity_id="ad1")
-    second = obs(spend="25.50", entity_level=EntityLevel.AD, entity_id="ad1", observed_at=AT + timedelta(days=1))
+    second = obs(
+        spend="25.50",
+        entity_level=EntityLevel.AD,
+        entity_id="ad1",
+        observed_at=AT + timedelta(days=1),
+    )
 
     [event] = summarize_events([first, second], budgets_by_post={})
 
