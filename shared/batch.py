@@ -20,7 +20,7 @@ async def decode_batch(
     model: type[M],
     *,
     dead_letters: DeadLetters,
-    check: Callable[[M], Awaitable[None]] | None = None,
+    check: Callable[[ConsumerRecord[Any, Any], M], Awaitable[None]] | None = None,
 ) -> list[tuple[ConsumerRecord[Any, Any], M]]:
     """Valid (record, event) pairs in order; every invalid record goes to its `.dlq`."""
     valid: list[tuple[ConsumerRecord[Any, Any], M]] = []
@@ -28,7 +28,7 @@ async def decode_batch(
         try:
             event = model.model_validate_json(record.value or b"")
             if check is not None:
-                await check(event)
+                await check(record, event)
         except (ValidationError, json.JSONDecodeError, UnicodeDecodeError, PermanentError) as e:
             await dead_letters.send(record, reason=describe(e), kind="permanent")
             continue

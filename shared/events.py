@@ -171,3 +171,49 @@ class BudgetThresholdCrossed(Event):
 
     def partition_key(self) -> bytes:
         return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+# --------------------------------------------------------------------------- goals
+
+
+class GoalEvent(Event):
+    """A SMART goal's evaluation; the concrete type says what changed."""
+
+    goal_id: Id
+    client_id: Id
+    metric: str = Field(examples=["followers", "ctr"])
+    platform: Platform
+    state: Literal["on_track", "at_risk", "achieved", "missed"]
+    previous_state: Literal["on_track", "at_risk", "achieved", "missed"] | None = None
+    baseline: ExactDecimal
+    target: ExactDecimal
+    current: ExactDecimal
+    progress: ExactDecimal | None = Field(description="0..1 of the way from baseline to target.")
+    projected: ExactDecimal | None = Field(description="Trend value at the deadline.")
+    deadline: AwareDatetime
+    evaluated_at: AwareDatetime
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class GoalProgressed(GoalEvent):
+    """Progress changed, state unchanged (or first evaluation on track)."""
+
+    EVENT_TYPE: ClassVar[str] = "GoalProgressed"
+
+
+class GoalAtRisk(GoalEvent):
+    """The trend projection misses the target by the deadline."""
+
+    EVENT_TYPE: ClassVar[str] = "GoalAtRisk"
+
+
+class GoalAchieved(GoalEvent):
+    EVENT_TYPE: ClassVar[str] = "GoalAchieved"
+
+
+class GoalMissed(GoalEvent):
+    """The deadline passed without reaching the target."""
+
+    EVENT_TYPE: ClassVar[str] = "GoalMissed"

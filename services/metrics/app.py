@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.metrics import api, handlers
+from services.metrics import api, handlers, kpis_api
 from services.metrics.repository import INDEXES, MetricsRepository
 from services.metrics.settings import MetricsSettings
 from shared.runtime import Runtime, create_http_app
@@ -18,7 +18,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         runtime,
         title="SocialOps metrics",
         description="Analytics observations, KPIs and goals.",
-        routers=[api.router],
+        routers=[api.router, kpis_api.router],
         kafka_router=handlers.build_router(runtime, repo, max_records=settings.batch_max_records),
         indexes=INDEXES,
     )

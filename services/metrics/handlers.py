@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaRouter
 
-from services.metrics.metrics import BATCH_SIZE
+from services.metrics.metrics import BATCH_SIZE, OBSERVATIONS_REJECTED
 from services.metrics.pipeline import ingest_batch
 from services.metrics.repository import MetricsRepository
+from services.metrics.validation import ObservationRejectedError, check_observation
 from shared import topics
 from shared.batch import decode_batch
 from shared.broker import at_least_once, batch_at_least_once
+from shared.delivery import PermanentError
 from shared.events import AnalyticsObserved, PostScheduled
 from shared.runtime import Runtime
 
@@ -35,11 +38,16 @@ def build_router(runtime: Runtime, repo: MetricsRepository, *, max_records: int)
         """Validate each record (poison -> .dlq), then store the batch in one transaction."""
         BATCH_SIZE.observe(len(records))
         valid = await decode_batch(
-            records,
-            AnalyticsObserved,
-            dead_letters=runtime.dead_letters,
-            check=lambda e: runtime.require_tenant(e.tenant_id),
+            records, AnalyticsObserved, dead_letters=runtime.dead_letters, check=accept
         )
-        await ingest_batch([e for _, e in valid], runtime=runtime, repo=repo)
+        await ingest_batch(valid, runtime=runtime, repo=repo)
+
+    async def accept(record: ConsumerRecord[Any, Any], event: AnalyticsObserved) -> None:
+        try:
+            check_observation(event, key=record.key)
+        except ObservationRejectedError as e:
+            OBSERVATIONS_REJECTED.labels(event.platform.value, "invalid").inc()
+            raise PermanentError(str(e)) from e
+        await runtime.require_tenant(event.tenant_id)
 
     return router

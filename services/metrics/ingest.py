@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -15,8 +15,19 @@ from shared.events import AnalyticsObserved, ClientPlatformTotals, MetricsIngest
 MAX_SPEND_LINES_PER_EVENT = 500  # keeps each MetricsIngested well under Kafka's 1 MB default
 
 
-def to_document(event: AnalyticsObserved, *, stored_at: datetime | None = None) -> dict[str, Any]:
-    """The stored form of an observation: `_id` is its event id, so a replay is a duplicate."""
+def to_document(
+    event: AnalyticsObserved,
+    *,
+    contribution: Contribution | None = None,
+    post: Mapping[str, Any] | None = None,
+    stored_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The stored form of an observation: `_id` is its event id, so a replay is a duplicate.
+
+    Besides the raw values it carries what the observation adds to totals (`contrib`,
+    `spend_contrib`) and its rollup dimensions (post pillar and content type from the calendar,
+    UTC day/ISO week/month), so every rollup is one indexed aggregation over these documents.
+    """
     doc = event.model_dump(
         exclude={"event_type", "event_version", "producer", "metrics", "spend", "revenue"}
     )
@@ -27,6 +38,20 @@ def to_document(event: AnalyticsObserved, *, stored_at: datetime | None = None) 
         money = getattr(event, name)
         doc[f"{name}_amount"] = money.amount if money else None
         doc[f"{name}_currency"] = money.currency if money else None
+    if contribution is not None:
+        doc["contrib"] = contribution.metrics
+        doc["spend_contrib"] = contribution.spend
+        doc["revenue_contrib"] = contribution.revenue
+        doc["has_revenue"] = int(contribution.revenue is not None)
+    post = post or {}
+    doc["pillar"] = post.get("pillar")
+    doc["content_type"] = event.content_type or post.get("content_type")
+    doc["budget_id"] = post.get("budget_id")
+    at = event.observed_at.astimezone(UTC)
+    iso = at.isocalendar()
+    doc["day"] = at.strftime("%Y-%m-%d")
+    doc["week"] = f"{iso.year}-W{iso.week:02d}"
+    doc["month"] = at.strftime("%Y-%m")
     doc["stored_at"] = stored_at or utcnow()
     return doc
 
@@ -38,6 +63,7 @@ class SeriesState:
     observed_at: datetime
     metrics: dict[str, Decimal]
     spend: Decimal | None = None
+    revenue: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +74,7 @@ class Contribution:
     event: AnalyticsObserved
     metrics: dict[str, Decimal]
     spend: Decimal | None
+    revenue: Decimal | None = None
 
 
 def series_key(e: AnalyticsObserved) -> str:
@@ -86,8 +113,9 @@ def contributions(
     for e in sorted(fresh, key=lambda o: o.observed_at):
         values = _values(e)
         spend = e.spend.amount if e.spend else None
+        revenue = e.revenue.amount if e.revenue else None
         if not e.cumulative:
-            out.append(Contribution(e, values, spend))
+            out.append(Contribution(e, values, spend, revenue))
             continue
         key = series_key(e)
         prev = latest.get(key)
@@ -96,12 +124,20 @@ def contributions(
             continue
         base = prev.metrics if prev else {}
         deltas = {k: v - base.get(k, Decimal(0)) for k, v in values.items()}
-        spend_delta = None
-        if spend is not None:
-            spend_delta = spend - (prev.spend or Decimal(0) if prev else Decimal(0))
-        latest[key] = changed[key] = SeriesState(e.observed_at, {**base, **values}, spend)
-        out.append(Contribution(e, deltas, spend_delta))
+        latest[key] = changed[key] = SeriesState(e.observed_at, {**base, **values}, spend, revenue)
+        out.append(
+            Contribution(
+                e,
+                deltas,
+                _delta(spend, prev.spend if prev else None),
+                _delta(revenue, prev.revenue if prev else None),
+            )
+        )
     return out, changed
+
+
+def _delta(now: Decimal | None, before: Decimal | None) -> Decimal | None:
+    return None if now is None else now - (before or Decimal(0))
 
 
 def summarize(

@@ -27,3 +27,15 @@ INGEST_LAG = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 3600, 86400),
     registry=registry,
 )
+OBSERVATIONS_REJECTED = Counter(
+    "socialops_observations_rejected_total",
+    "Observations rejected (dead-lettered over Kafka, 4xx over HTTP).",
+    ["platform", "reason"],
+    registry=registry,
+)
+PUBLISH_LATENCY = Histogram(
+    "socialops_ingest_publish_latency_seconds",
+    "From the Kafka record's publish timestamp to its batch being committed (queryable).",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30),
+    registry=registry,
+)

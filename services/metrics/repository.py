@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne
@@ -38,14 +39,14 @@ class MetricsRepository:
             upsert=True,
         )
 
-    async def budgets_for_posts(self, post_ids: set[str]) -> dict[str, str]:
-        """post id -> budget id, for posts promoted with a budget."""
+    async def posts_by_id(self, post_ids: set[str]) -> dict[str, dict[str, Any]]:
+        """Calendar facts of known posts (budget, pillar, content type), by post id."""
         if not post_ids:
             return {}
         cursor = self.posts.find(
-            {"_id": {"$in": sorted(post_ids)}, "budget_id": {"$ne": None}}, {"budget_id": 1}
+            {"_id": {"$in": sorted(post_ids)}}, {"budget_id": 1, "pillar": 1, "content_type": 1}
         )
-        return {d["_id"]: d["budget_id"] async for d in cursor}
+        return {d["_id"]: d async for d in cursor}
 
     async def new_ids(self, ids: list[str], *, session: AsyncClientSession) -> set[str]:
         """Which of these observation ids are not stored yet (replays are filtered out)."""
@@ -67,7 +68,7 @@ class MetricsRepository:
         """The latest reading of each cumulative series named (one query per batch)."""
         cursor = self.series.find({"_id": {"$in": keys}}, session=session)
         return {
-            d["_id"]: SeriesState(d["observed_at"], d["metrics"], d.get("spend"))
+            d["_id"]: SeriesState(d["observed_at"], d["metrics"], d.get("spend"), d.get("revenue"))
             async for d in cursor
         }
 
@@ -80,7 +81,12 @@ class MetricsRepository:
                 [
                     ReplaceOne(
                         {"_id": key},
-                        {"observed_at": s.observed_at, "metrics": s.metrics, "spend": s.spend},
+                        {
+                            "observed_at": s.observed_at,
+                            "metrics": s.metrics,
+                            "spend": s.spend,
+                            "revenue": s.revenue,
+                        },
                         upsert=True,
                     )
                     for key, s in states.items()
@@ -88,6 +94,39 @@ class MetricsRepository:
                 ordered=False,
                 session=session,
             )
+
+    async def rollup(
+        self, match: dict[str, Any], group_field: str | None, metrics: list[str]
+    ) -> list[dict[str, Any]]:
+        """Sums of contributions per group (and spend currency), one aggregation."""
+        group: dict[str, Any] = {
+            "_id": {"key": f"${group_field}" if group_field else None, "cur": "$spend_currency"},
+            "observations": {"$sum": 1},
+            "spend": {"$sum": "$spend_contrib"},
+            "revenue": {"$sum": "$revenue_contrib"},
+            "revenue_seen": {"$sum": "$has_revenue"},
+        }
+        group |= {m: {"$sum": f"$contrib.{m}"} for m in metrics}
+        cursor = await self.observations.aggregate([{"$match": match}, {"$group": group}])
+        return await cursor.to_list(None)
+
+    async def levels(
+        self, match: dict[str, Any], group_field: str | None, metrics: list[str]
+    ) -> dict[str | None, dict[str, Decimal]]:
+        """Levels of stock metrics (e.g. followers) per group: every contribution up to a time."""
+        if not metrics:
+            return {}
+        rows = await self.rollup(
+            match | {"$or": [{f"contrib.{m}": {"$exists": True}} for m in metrics]},
+            group_field,
+            metrics,
+        )
+        out: dict[str | None, dict[str, Decimal]] = {}
+        for row in rows:
+            bucket = out.setdefault(row["_id"]["key"], {})
+            for m in metrics:
+                bucket[m] = bucket.get(m, Decimal(0)) + Decimal(row.get(m) or 0)
+        return out
 
     async def recent(self, tenant_id: str, client_id: str, limit: int) -> list[dict[str, Any]]:
         cursor = (

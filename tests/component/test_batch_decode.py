@@ -76,7 +76,7 @@ def wire(event: AnalyticsObserved) -> bytes:
     return event.model_dump_json().encode()
 
 
-async def require_known_tenant(event: AnalyticsObserved) -> None:
+async def require_known_tenant(_record: ConsumerRecord, event: AnalyticsObserved) -> None:
     if event.tenant_id not in KNOWN_TENANTS:
         raise PermanentError(f"unknown tenant {event.tenant_id}")
 
@@ -119,7 +119,7 @@ async def test_valid_records_come_back_in_order_and_each_bad_one_is_dead_lettere
 async def test_check_runs_only_for_schema_valid_events() -> None:
     checked: list[str] = []
 
-    async def check(event: AnalyticsObserved) -> None:
+    async def check(_record: ConsumerRecord, event: AnalyticsObserved) -> None:
         checked.append(event.event_id)
 
     good = observation()
@@ -148,7 +148,7 @@ async def test_a_transient_failure_in_check_is_not_dead_lettered_but_fails_the_b
     """The middleware must retry the whole batch; dead-lettering here would lose the record."""
     dead_letters = FakeDeadLetters()
 
-    async def flaky(event: AnalyticsObserved) -> None:
+    async def flaky(_record: ConsumerRecord, event: AnalyticsObserved) -> None:
         raise AutoReconnect("tenancy database unreachable")
 
     with pytest.raises(AutoReconnect):

@@ -94,8 +94,11 @@ class Platform:
 
     async def send(self, topic: str, value: bytes | Event, key: bytes | None = None) -> None:
         """Produce one raw message (bytes as given, an event as its JSON) and wait for acks."""
-        payload = value.model_dump_json().encode() if isinstance(value, Event) else value
-        await self.producer.send_and_wait(self.topic(topic), payload, key=key or b"k")
+        if isinstance(value, Event):
+            payload, key = value.model_dump_json().encode(), key or value.partition_key()
+        else:
+            payload = value
+        await self.producer.send_and_wait(self.topic(topic), payload, key=key or b"raw")
 
     async def read_topic(self, topic: str, *, expect: int, timeout: float = 20.0) -> list[Any]:
         """Read `expect` records from the start of a topic (fails after `timeout`)."""

@@ -25,7 +25,7 @@ def observation(
         client_id=client_id,
         platform=extra.pop("platform", "instagram"),
         account_id="ig-acct-1",
-        entity_level="ad" if spend else "post",
+        entity_level=extra.pop("entity_level", "ad" if spend else "post"),
         entity_id=extra.pop("entity_id", "media-1"),
         # ad spend arrives per hour (increments); organic counts as running totals
         cumulative=extra.pop("cumulative", not spend),

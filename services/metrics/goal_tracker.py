@@ -1,0 +1,489 @@
+"""SMART goals as live objects: resolve a new goal's baseline and target from stored history,
+re-evaluate open goals as observations arrive (and periodically, for deadlines that pass
+without data), store each status and stage the event it causes in the same transaction.
+
+Delivery: the status and its event commit together (outbox), guarded by the goal's revision
+so two evaluations racing (two replicas, a retry) commit one event; event ids derive from
+(goal, revision, state, progress), so a re-run after a crash stages the same id again.
+Ingestion only marks (tenant, client, platform) as touched; the `run` loop evaluates them,
+so the hot ingestion path does no goal I/O and bursts of batches coalesce.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from pymongo.errors import BulkWriteError, OperationFailure
+
+from services.metrics import goal_metrics
+from services.metrics.goal_store import (
+    GoalRepository,
+    Point,
+    SeriesKind,
+    Triple,
+    bucket_for,
+    level_name,
+    needs_level,
+    series_kind,
+)
+from services.metrics.goals import (
+    GoalEventKind,
+    GoalSpec,
+    GoalState,
+    GoalStatus,
+    evaluate,
+    transition,
+)
+from shared import mongo, topics
+from shared.envelope import derived_event_id, utcnow
+from shared.events import GoalAchieved, GoalAtRisk, GoalEvent, GoalMissed, GoalProgressed
+from shared.runtime import Runtime
+
+log = logging.getLogger("socialops.metrics.goals")
+
+PRODUCER = "metrics"
+PROGRESS_STEP = Decimal("0.001")  # smaller moves of progress publish nothing
+FINAL = frozenset({GoalState.ACHIEVED, GoalState.MISSED})
+GAUGE_RETENTION = timedelta(days=30)  # closed goals keep their gauges this long after a restart
+_QUANTUM = Decimal("0.000001")
+EVENT_TYPES: dict[GoalEventKind, type[GoalEvent]] = {
+    GoalEventKind.PROGRESSED: GoalProgressed,
+    GoalEventKind.AT_RISK: GoalAtRisk,
+    GoalEventKind.ACHIEVED: GoalAchieved,
+    GoalEventKind.MISSED: GoalMissed,
+}
+
+
+class GoalRejectedError(ValueError):
+    """A goal that is not SMART with what it gives and what history holds (field, reason)."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+# --------------------------------------------------------------------------- pure logic
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a goal is evaluated against: baseline, absolute target and, for flows, the total of
+    the reference period a relative target scales."""
+
+    baseline: Decimal
+    target: Decimal
+    reference: Decimal | None
+    baseline_source: str  # given | history | zero (flows count from 0 at start)
+
+
+def plan_goal(spec: GoalSpec, kind: SeriesKind, *, history: Decimal | None) -> Plan:
+    """Baseline and absolute target of a goal; `history` is the level just before start (stock),
+    the total (flow) or the KPI over the period of equal length before start. GoalRejectedError
+    names the field when the goal cannot be measured that way."""
+    where = f"'{spec.metric}' on {spec.platform.value}"
+    if kind is SeriesKind.FLOW:
+        return _plan_flow(spec, where, history=history)
+    source = "given" if spec.baseline is not None else "history"
+    baseline = spec.baseline if spec.baseline is not None else history
+    if baseline is None:
+        reason = (
+            f"no stored history of {where} before start to take a baseline from; give baseline"
+            if kind is SeriesKind.STOCK
+            else f"{where} is not defined over the period before start (no data or a zero "
+            "denominator) to take a baseline from; give baseline"
+        )
+        raise GoalRejectedError("baseline", reason)
+    target = spec.target(baseline)
+    if target == baseline:
+        field = "target_value" if spec.target_value is not None else "target_change_pct"
+        raise GoalRejectedError(field, f"target equals the baseline {baseline}: nothing to achieve")
+    return Plan(baseline=baseline, target=target, reference=None, baseline_source=source)
+
+
+def _plan_flow(spec: GoalSpec, where: str, *, history: Decimal | None) -> Plan:
+    """Flows count from 0 within the goal window; the target is absolute or a change on the
+    reference total (the given baseline, else the period of equal length before start)."""
+    reduction = (
+        f"{where} is counted from 0 within the goal window, so only a target above the "
+        "reference total can be tracked, not a reduction"
+    )
+    reference = spec.baseline if spec.baseline is not None else history
+    if spec.target_value is not None:
+        target = spec.target_value
+        if spec.baseline is not None and target <= spec.baseline:
+            raise GoalRejectedError("target_value", reduction)
+    else:
+        assert spec.target_change_pct is not None  # GoalSpec guarantees one target
+        if spec.target_change_pct < 0:
+            raise GoalRejectedError("target_change_pct", reduction)
+        if not reference:
+            raise GoalRejectedError(
+                "baseline",
+                f"no stored total of {where} in the period before start for a relative target "
+                "to scale; give baseline (the total of a period as long as the goal)",
+            )
+        target = reference * (1 + spec.target_change_pct / 100)
+    if target <= 0:
+        raise GoalRejectedError("target_value", f"a target for {where} must be above 0")
+    return Plan(baseline=Decimal(0), target=target, reference=reference, baseline_source="zero")
+
+
+def user_spec(goal: Mapping[str, Any]) -> GoalSpec:
+    """The goal as its author gave it."""
+    given = goal["spec"]
+    return GoalSpec(
+        metric=goal["metric"],
+        platform=goal["platform"],
+        baseline=given.get("baseline"),
+        target_value=given.get("target_value"),
+        target_change_pct=given.get("target_change_pct"),
+        start=goal["start"],
+        deadline=goal["deadline"],
+    )
+
+
+def evaluation_spec(goal: Mapping[str, Any]) -> GoalSpec:
+    """The goal with its resolved baseline and absolute target, as goals.evaluate takes it."""
+    return GoalSpec(
+        metric=goal["metric"],
+        platform=goal["platform"],
+        baseline=goal["baseline"],
+        target_value=goal["target"],
+        start=goal["start"],
+        deadline=goal["deadline"],
+    )
+
+
+def status_doc(status: GoalStatus) -> dict[str, Any]:
+    """The stored form of a status (progress and projection to 6 decimals)."""
+    return {
+        "state": status.state.value,
+        "baseline": status.baseline,
+        "target": status.target,
+        "current": status.current,
+        "progress": _rounded(status.progress),
+        "projected": _rounded(status.projected),
+        "evaluated_at": status.evaluated_at,
+        "points_used": status.points_used,
+    }
+
+
+def decide(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> GoalEventKind | None:
+    """The event an evaluation publishes: the state change's, else GoalProgressed when progress
+    moved by at least PROGRESS_STEP, else none."""
+    old_state = GoalState(old["state"]) if old else None
+    kind = transition(old_state, GoalState(new["state"]))
+    if kind is None and old is not None and _moved(old.get("progress"), new.get("progress")):
+        return GoalEventKind.PROGRESSED
+    return kind
+
+
+def goal_event(
+    goal: Mapping[str, Any], status: Mapping[str, Any], kind: GoalEventKind
+) -> GoalEvent:
+    """The event for a goal's new status; its id is derived, so a re-run stages the same id."""
+    previous = goal.get("status")
+    return EVENT_TYPES[kind].new(
+        producer=PRODUCER,
+        tenant_id=goal["tenant_id"],
+        event_id=derived_event_id(
+            "goal", goal["_id"], goal["revision"], kind.value, status["state"], status["progress"]
+        ),
+        correlation_id=goal["_id"],
+        goal_id=goal["_id"],
+        client_id=goal["client_id"],
+        metric=goal["metric"],
+        platform=goal["platform"],
+        state=status["state"],
+        previous_state=previous["state"] if previous else None,
+        baseline=status["baseline"],
+        target=status["target"],
+        current=status["current"],
+        progress=status["progress"],
+        projected=status["projected"],
+        deadline=goal["deadline"],
+        evaluated_at=status["evaluated_at"],
+    )
+
+
+def _moved(old: Decimal | None, new: Decimal | None) -> bool:
+    if old is None or new is None:
+        return old != new
+    return abs(new - old) >= PROGRESS_STEP
+
+
+def _rounded(value: Decimal | None) -> Decimal | None:
+    if value is None:
+        return None
+    try:
+        return value.quantize(_QUANTUM)
+    except InvalidOperation:  # too many digits to quantize: keep it exact
+        return value
+
+
+# --------------------------------------------------------------------------- the tracker
+
+
+class _LostRaceError(Exception):
+    """Another evaluation committed first (the goal's revision moved)."""
+
+
+class GoalTracker:
+    """Creates goals and keeps every open goal's status current, publishing what changes."""
+
+    def __init__(self, runtime: Runtime, repo: GoalRepository, *, stale_after_s: float = 300.0):
+        self.runtime = runtime
+        self.repo = repo
+        self.stale_after = timedelta(seconds=stale_after_s)
+        self._tenants: set[str] | None = None  # tenants with open goals (None: not loaded yet)
+        self._created: set[str] = set()  # tenants given goals while the set was reloading
+        self._pending: set[Triple] = set()
+        self._wake = asyncio.Event()
+        self._gauges_restored = False
+
+    # creation -----------------------------------------------------------------------------
+
+    async def create_goal(
+        self, tenant_id: str, client_id: str, spec: GoalSpec, *, name: str | None = None
+    ) -> dict[str, Any]:
+        """Resolve, store and evaluate a new goal; GoalRejectedError when it cannot be measured."""
+        assert spec.start is not None and spec.deadline is not None  # GoalSpec guarantees both
+        now = utcnow()
+        if spec.deadline <= now:
+            raise GoalRejectedError("deadline", "the deadline has already passed")
+        kind = series_kind(spec.metric)
+        goal: dict[str, Any] = {
+            "_id": f"go-{uuid.uuid4().hex[:12]}",
+            "tenant_id": tenant_id,
+            "client_id": client_id,
+            "name": name,
+            "metric": spec.metric,
+            "kind": kind.value,
+            "platform": spec.platform.value,
+            "spec": spec.model_dump(include={"baseline", "target_value", "target_change_pct"}),
+            "start": spec.start,
+            "deadline": spec.deadline,
+            "created_at": now,
+            "open": True,
+            "revision": 0,
+            "status": None,
+            "evaluated_at": None,
+        }
+        goal |= await self._resolve(goal, now=now, strict=True)
+        await self.repo.insert(goal)
+        self._created.add(tenant_id)
+        if self._tenants is not None:
+            self._tenants.add(tenant_id)
+        try:
+            return await self.evaluate_goal(goal) or goal
+        except Exception:  # the periodic round evaluates goals never evaluated
+            log.exception("first evaluation of goal %s failed", goal["_id"])
+            goal_metrics.GOAL_EVALUATION_ERRORS.inc()
+            return goal
+
+    async def delete_goal(self, tenant_id: str, goal_id: str) -> bool:
+        deleted = await self.repo.delete(tenant_id, goal_id)
+        if deleted:
+            goal_metrics.forget(tenant_id, goal_id)
+        return deleted
+
+    async def _resolve(
+        self, goal: Mapping[str, Any], *, now: datetime, strict: bool
+    ) -> dict[str, Any]:
+        """Baseline, target and the stock level before start, from history as of start (or as
+        of now while start is ahead: provisional, resolved again once start passes)."""
+        spec = user_spec(goal)
+        assert spec.start is not None and spec.deadline is not None
+        kind = series_kind(spec.metric)
+        at = min(spec.start, now)
+        key = (goal["tenant_id"], goal["client_id"], goal["platform"])
+        history = None
+        if spec.baseline is None or kind is SeriesKind.FLOW:
+            if kind is SeriesKind.STOCK:
+                history = await self.repo.level_before(*key, spec.metric, at)
+            else:
+                span = spec.deadline - spec.start
+                history = await self.repo.window_total(*key, spec.metric, at - span, at)
+        try:
+            plan = plan_goal(spec, kind, history=history)
+        except GoalRejectedError:
+            if strict or goal.get("target") is None:
+                raise
+            log.warning("goal %s keeps its provisional baseline", goal["_id"], exc_info=True)
+            plan = Plan(goal["baseline"], goal["target"], goal.get("reference"),
+                        goal["baseline_source"])  # fmt: skip
+        level = None
+        if needs_level(spec.metric):
+            level = await self.repo.level_before(*key, level_name(spec.metric), at)
+        return {
+            "baseline": plan.baseline,
+            "target": plan.target,
+            "reference": plan.reference,
+            "baseline_source": plan.baseline_source,
+            "start_level": level if level is not None else Decimal(0),
+            "resolved": spec.start <= now,
+        }
+
+    # evaluation ---------------------------------------------------------------------------
+
+    async def evaluate_goal(self, goal: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Evaluate one goal now: store its status and, when its state or progress moved, stage
+        the matching event in the same transaction. Returns the goal as stored (None: deleted).
+        Achieved and missed goals are final and returned as they are."""
+        current: Mapping[str, Any] | None = goal
+        for _ in range(5):
+            if current is None or not current.get("open"):
+                return dict(current) if current is not None else None
+            stored = await self._evaluate_once(current)
+            if stored is not None:
+                return stored
+            current = await self.repo.get(goal["tenant_id"], goal["_id"])  # lost a race
+        log.warning("goal %s: gave up after repeated concurrent evaluations", goal["_id"])
+        return dict(current) if current is not None else None
+
+    async def _evaluate_once(self, goal: Mapping[str, Any]) -> dict[str, Any] | None:
+        now = utcnow()
+        changes: dict[str, Any] = {}
+        if not goal.get("resolved") and goal["start"] <= now:
+            changes |= await self._resolve(goal, now=now, strict=False)
+        resolved = {**goal, **changes}
+        points: list[Point] = []
+        if now >= resolved["start"]:
+            points = await self.repo.metric_points(
+                resolved["tenant_id"],
+                resolved["client_id"],
+                resolved["platform"],
+                resolved["metric"],
+                resolved["start"],
+                min(now, resolved["deadline"]),
+                bucket=bucket_for(resolved["start"], resolved["deadline"]),
+                start_level=resolved.get("start_level"),
+            )
+        status = status_doc(evaluate(evaluation_spec(resolved), points=points, now=now))
+        kind = decide(goal.get("status"), status)
+        final = GoalState(status["state"]) in FINAL
+        changes |= {"status": status, "evaluated_at": now, "open": not final}
+        if final:
+            changes["closed_at"] = now
+        event = goal_event(resolved, status, kind) if kind else None
+        if not await self._commit(goal, changes, event):
+            return None
+        stored = {**resolved, **changes, "revision": goal["revision"] + 1}
+        goal_metrics.record(stored["tenant_id"], stored["_id"], status)
+        if event is not None:
+            goal_metrics.GOAL_EVENTS.labels(stored["tenant_id"], event.event_type).inc()
+            self.runtime.outbox.kick()
+        return stored
+
+    async def _commit(
+        self, goal: Mapping[str, Any], changes: Mapping[str, Any], event: GoalEvent | None
+    ) -> bool:
+        """Store the status (and stage its event) unless another evaluation committed first."""
+        if event is None:
+            return await self.repo.update(goal, changes)
+        topic = self.runtime.topics(topics.GOAL_EVENTS)
+        try:
+            async with mongo.transaction(self.runtime.mongo) as session:
+                if not await self.repo.update(goal, changes, session=session):
+                    raise _LostRaceError
+                await self.runtime.outbox.stage(session, topic, event)
+        except _LostRaceError:
+            return False
+        except BulkWriteError as e:  # that very event is staged already: a concurrent twin
+            if mongo.only_duplicates(e):
+                return False
+            raise
+        except OperationFailure as e:  # a write conflict with a concurrent evaluation
+            if e.has_error_label("TransientTransactionError"):
+                return False
+            raise
+        return True
+
+    async def _safe_evaluate(self, goal: Mapping[str, Any]) -> None:
+        try:
+            await self.evaluate_goal(goal)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # one goal's failure must not stop the others; retried next round
+            goal_metrics.GOAL_EVALUATION_ERRORS.inc()
+            log.exception("evaluation of goal %s failed", goal.get("_id"))
+
+    # triggers -----------------------------------------------------------------------------
+
+    async def on_ingested(self, touched: Iterable[Triple]) -> None:
+        """Note (tenant_id, client_id, platform) triples that got new observations; the run
+        loop re-evaluates their open goals. No I/O: tenants without open goals are dropped."""
+        tenants = self._tenants
+        wanted = {t for t in touched if tenants is None or t[0] in tenants}
+        if wanted:
+            self._pending |= wanted
+            self._wake.set()
+
+    async def drain(self) -> int:
+        """Evaluate the open goals of every triple touched since the last drain (one query)."""
+        touched, self._pending = self._pending, set()
+        if not touched:
+            return 0
+        try:
+            goals = await self.repo.open_goals_for(touched)
+        except Exception:
+            self._pending |= touched
+            raise
+        for goal in goals:
+            await self._safe_evaluate(goal)
+        return len(goals)
+
+    async def evaluate_due(self) -> int:
+        """Reload the tenants with open goals, and evaluate the goals due without new data:
+        deadline passed, start passed with a provisional baseline, or not evaluated lately."""
+        self._created.clear()
+        tenants = await self.repo.tenants_with_open_goals()
+        self._tenants = tenants | self._created
+        now = utcnow()
+        evaluated = 0
+        for tenant_id in sorted(tenants):
+            due = await self.repo.due_goals(tenant_id, now=now, stale_before=now - self.stale_after)
+            for goal in due:
+                await self._safe_evaluate(goal)
+            evaluated += len(due)
+        return evaluated
+
+    async def restore_gauges(self) -> None:
+        """Set the gauges of open and recently closed goals from their stored status."""
+        since = utcnow() - GAUGE_RETENTION
+        for tenant_id in sorted(await self.repo.tenants()):
+            for goal in await self.repo.recent(tenant_id, since=since):
+                goal_metrics.record(tenant_id, goal["_id"], goal.get("status"))
+
+    async def run(self, interval_s: float = 30.0) -> None:
+        """Background loop: evaluate touched goals as soon as ingestion reports them, and every
+        `interval_s` the goals due without data (so a deadline passing yields `missed`)."""
+        next_due = 0.0
+        while True:
+            self._wake.clear()
+            try:
+                if not self._gauges_restored:
+                    await self.restore_gauges()
+                    self._gauges_restored = True
+                if time.monotonic() >= next_due:
+                    await self.evaluate_due()
+                    next_due = time.monotonic() + interval_s
+                await self.drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("goal tracking round failed; will retry")
+                next_due = time.monotonic() + min(interval_s, 5.0)
+            timeout = max(0.0, next_due - time.monotonic())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)

@@ -1,0 +1,109 @@
+"""KPI queries over stored observations: by client, platform, time range and group-by."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+
+from services.metrics.registry import METRICS
+from services.metrics.repository import MetricsRepository
+from services.metrics.rollups import FIELD, STOCK, GroupBy, KpiReport, group_kpis
+from shared.envelope import utcnow
+from shared.events import Platform
+from shared.runtime import CurrentAgency
+
+router = APIRouter(tags=["kpis"])
+SUMMED = [*METRICS]
+
+
+def get_repo(request: Request) -> MetricsRepository:
+    repo: MetricsRepository = request.app.state.repo
+    return repo
+
+
+Repo = Annotated[MetricsRepository, Depends(get_repo)]
+
+
+def _aware(value: datetime | None, name: str) -> datetime | None:
+    if value is not None and value.tzinfo is None:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[{"loc": ["query", name], "msg": "must include a time zone (e.g. Z or +01:00)",
+                     "type": "timezone_aware"}],
+        )  # fmt: skip
+    return value
+
+
+@router.get("/kpis")
+async def kpis(
+    agency: CurrentAgency,
+    repo: Repo,
+    client_id: str | None = None,
+    platform: Platform | None = None,
+    start: Annotated[
+        datetime | None, Query(alias="from", description="Inclusive, zone-aware")
+    ] = None,
+    end: Annotated[datetime | None, Query(alias="to", description="Exclusive, zone-aware")] = None,
+    group_by: GroupBy = GroupBy.NONE,
+    owned: bool = True,
+) -> KpiReport:
+    """Totals and KPIs (DOMAIN.md formulas; an undefined ratio is null) per group.
+
+    Flow metrics are summed over [from, to); followers are the level at `to`, and
+    follower_growth compares it with the level at `from`. Days, weeks and months are UTC.
+    Reach is summed over entities, so it is an upper bound of unique reach."""
+    end = _aware(end, "to") or utcnow()
+    start = _aware(start, "from") or end - timedelta(days=30)
+    if start >= end:
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            detail=[
+                {"loc": ["query", "from"], "msg": "must be before 'to'", "type": "value_error"}
+            ],
+        )
+    base: dict[str, Any] = {"tenant_id": agency.tenant_id, "owned": owned}
+    if client_id:
+        base["client_id"] = client_id
+    if platform:
+        base["platform"] = platform.value
+    field = FIELD[group_by]
+    rows = await repo.rollup(base | {"observed_at": {"$gte": start, "$lt": end}}, field, SUMMED)
+    levels_start = await repo.levels(base | {"observed_at": {"$lt": start}}, field, list(STOCK))
+    levels_end = await repo.levels(base | {"observed_at": {"$lt": end}}, field, list(STOCK))
+
+    merged: dict[Any, dict[str, Any]] = {}
+    currencies: dict[Any, set[str]] = {}
+    for row in rows:
+        key, cur = row["_id"]["key"], row["_id"]["cur"]
+        acc = merged.setdefault(key, {})
+        for name, value in row.items():
+            if name != "_id":
+                acc[name] = acc.get(name, 0) + (value or 0)
+        if cur:
+            currencies.setdefault(key, set()).add(cur)
+    notes = []
+    groups = []
+    for key in sorted(merged, key=lambda k: (k is None, str(k))):
+        curs = currencies.get(key, set())
+        if len(curs) > 1:
+            notes.append(f"group {key!r} has spend in {sorted(curs)}: money KPIs not defined")
+        groups.append(
+            group_kpis(
+                None if key is None else str(key),
+                merged[key],
+                levels_start=levels_start.get(key, {}),
+                levels_end=levels_end.get(key, {}),
+                currency=next(iter(curs)) if len(curs) == 1 else None,
+            )
+        )
+    return KpiReport(
+        client_id=client_id,
+        platform=platform.value if platform else None,
+        start=start,
+        end=end,
+        group_by=group_by,
+        groups=groups,
+        notes=notes,
+    )
