@@ -249,3 +249,43 @@ async def test_bad_observations_are_dead_lettered_and_rejected_over_http(
     assert (2, "observed_at") in locs
     assert (3, "platform") in locs
     assert (4, "metrics", "0", "name") in locs
+
+
+async def test_rollups_by_pillar_and_content_type_join_the_calendar_posts(
+    platform: Platform,
+) -> None:
+    tenant, headers = await platform.new_agency()
+    cal = platform.http["calendar"]
+    client_id = (await cal.post("/clients", json={"name": "B"}, headers=headers)).json()["client_id"]
+    post_ids = {}
+    for pillar, content_type in (("recipes", "video"), ("team", "carousel")):
+        r = await cal.post(
+            f"/clients/{client_id}/posts",
+            json={"platform": "instagram", "scheduled_at": "2026-11-02T09:00:00Z",
+                  "pillar": pillar, "content_type": content_type},
+            headers=headers,
+        )  # fmt: skip
+        post_ids[pillar] = r.json()["post_id"]
+
+    async def metrics_knows_posts() -> bool:
+        return await platform.db("metrics")["posts"].count_documents({}) == 2
+
+    await eventually(metrics_knows_posts)
+    for pillar, likes in (("recipes", 30), ("team", 12)):
+        await platform.send(
+            topics.ANALYTICS_OBSERVATIONS,
+            observation(tenant, client_id, post_id=post_ids[pillar], entity_id=post_ids[pillar],
+                        metrics={"likes": likes}, observed_at=T0),
+        )  # fmt: skip
+    await stored(platform, 2)
+    by_pillar = await kpis(platform, headers, client_id=client_id, group_by="pillar")
+    assert {g["key"]: g["totals"]["likes"] for g in by_pillar["groups"]} == {
+        "recipes": "30",
+        "team": "12",
+    }
+    by_type = await kpis(platform, headers, client_id=client_id, group_by="content_type")
+    assert {g["key"] for g in by_type["groups"]} == {"video", "carousel"}
+    by_post = await kpis(platform, headers, client_id=client_id, group_by="post")
+    assert {g["key"] for g in by_post["groups"]} == set(post_ids.values())
+    by_week = await kpis(platform, headers, client_id=client_id, group_by="week")
+    assert [g["key"] for g in by_week["groups"]] == ["2026-W45"]
