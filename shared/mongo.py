@@ -44,6 +44,10 @@ def connect(uri: str, *, app_name: str) -> AsyncMongoClient[dict[str, Any]]:
         tz_aware=True,
         type_registry=TypeRegistry([DecimalCodec()]),
         serverSelectionTimeoutMS=5000,
+        # Kafka offsets are committed once a write is acknowledged: the acknowledgement must
+        # mean durable (journaled on a majority), or a crash loses a committed message.
+        w="majority",
+        journal=True,
     )
 
 

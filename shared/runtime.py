@@ -61,6 +61,11 @@ class Runtime:
             outbox=outbox.Outbox(db, broker, service=settings.service_name),
         )
 
+    def group(self, name: str) -> str:
+        """A consumer group id for this deployment: prefixed like its topics, so environments
+        sharing a cluster never share (and rebalance) a group."""
+        return self.settings.topic_prefix + name
+
     async def require_tenant(self, tenant_id: str) -> None:
         """Reject (dead-letter) an event whose tenant is no known agency."""
         if not await self.directory.tenant_exists(tenant_id):

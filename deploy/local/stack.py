@@ -335,7 +335,8 @@ def start_mongo(p: Profile) -> str:
         p,
         "mongo",
         [str(SECANTUS_BIN), "--host", "127.0.0.1", "--port", str(p.mongo_port),
-         "--storage-path", str(data), "--log-level", "WARNING"],
+         "--storage-path", str(data), "--log-level", "WARNING",
+         "--sync-on-commit"],  # journaled writes must survive a crash (see shared/mongo.py)
     )  # fmt: skip
     _wait(p, "mongo", lambda: _port_open("127.0.0.1", p.mongo_port), timeout=30)
     return p.mongodb_uri

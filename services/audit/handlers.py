@@ -16,7 +16,7 @@ GROUP = "audit"
 def build_router(runtime: Runtime, repo: AuditRepository) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(topics.METRICS_INGESTED, **at_least_once(GROUP))
+    @router.subscriber(topics.METRICS_INGESTED, **at_least_once(runtime.group(GROUP)))
     async def on_metrics_ingested(event: MetricsIngested) -> None:
         """Add the batch's totals to the client summaries; a replay adds nothing."""
         await runtime.require_tenant(event.tenant_id)

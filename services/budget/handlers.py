@@ -17,7 +17,7 @@ GROUP = "budget"
 def build_router(runtime: Runtime, repo: BudgetRepository) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(topics.METRICS_INGESTED, **at_least_once(GROUP))
+    @router.subscriber(topics.METRICS_INGESTED, **at_least_once(runtime.group(GROUP)))
     async def on_metrics_ingested(event: MetricsIngested) -> None:
         """Book the batch's spend; a replayed event books nothing twice."""
         await runtime.require_tenant(event.tenant_id)

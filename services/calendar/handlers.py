@@ -20,7 +20,7 @@ GROUP = "calendar"
 def build_router(runtime: Runtime, repo: CalendarRepository) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(topics.BUDGET_THRESHOLDS, **at_least_once(GROUP))
+    @router.subscriber(topics.BUDGET_THRESHOLDS, **at_least_once(runtime.group(GROUP)))
     async def on_budget_threshold_crossed(event: BudgetThresholdCrossed) -> None:
         """Pause paid posts of a budget that reached 100%; once per event."""
         await runtime.require_tenant(event.tenant_id)

@@ -24,7 +24,7 @@ GROUP = "metrics"
 def build_router(runtime: Runtime, repo: MetricsRepository, *, max_records: int) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(topics.POSTS_SCHEDULED, **at_least_once(GROUP))
+    @router.subscriber(topics.POSTS_SCHEDULED, **at_least_once(runtime.group(GROUP)))
     async def on_post_scheduled(event: PostScheduled) -> None:
         """Remember the post so observations and spend can be joined to it."""
         await runtime.require_tenant(event.tenant_id)
@@ -32,7 +32,7 @@ def build_router(runtime: Runtime, repo: MetricsRepository, *, max_records: int)
 
     @router.subscriber(
         topics.ANALYTICS_OBSERVATIONS,
-        **batch_at_least_once(GROUP, max_records=max_records),
+        **batch_at_least_once(runtime.group(GROUP), max_records=max_records),
     )
     async def on_observations(records: Any) -> None:
         """Validate each record (poison -> .dlq), then store the batch in one transaction."""

@@ -126,7 +126,7 @@ async def _lag_zero(platform: Platform) -> bool:
     admin = AIOKafkaAdminClient(bootstrap_servers=platform.infra.bootstrap)
     await admin.start()
     try:
-        offsets = await admin.list_consumer_group_offsets("calendar")
+        offsets = await admin.list_consumer_group_offsets(platform.prefix + "calendar")
     finally:
         await admin.close()
     topic = platform.topic(topics.BUDGET_THRESHOLDS)
