@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from prometheus_client import REGISTRY
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from prometheus_client import REGISTRY
 
 from deploy.local import stack
 from services.metrics.app import create_app
@@ -132,6 +132,8 @@ async def test_database_killed_mid_stream_loses_and_dead_letters_nothing(
     assert offsets == 0, (
         "nothing may be dead-lettered for a database outage shorter than the retries"
     )
+    retries = REGISTRY.get_sample_value("socialops_messages_total", retried) or 0
+    assert retries > retries_before, "the outage outlasted server selection: a retry was due"
 
 
 async def _contains(fn, wanted: set[str]) -> bool:  # type: ignore[no-untyped-def]
