@@ -320,8 +320,9 @@ class GoalTracker:
             if strict or goal.get("target") is None:
                 raise
             log.warning("goal %s keeps its provisional baseline", goal["_id"], exc_info=True)
-            plan = Plan(goal["baseline"], goal["target"], goal.get("reference"),
-                        goal["baseline_source"])  # fmt: skip
+            plan = Plan(
+                goal["baseline"], goal["target"], goal.get("reference"), goal["baseline_source"]
+            )
         level = None
         if needs_level(spec.metric):
             level = await self.repo.level_before(*key, level_name(spec.metric), at)

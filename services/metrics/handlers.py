@@ -7,6 +7,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaRouter
 
+from services.metrics.goal_tracker import GoalTracker
 from services.metrics.metrics import BATCH_SIZE, OBSERVATIONS_REJECTED
 from services.metrics.pipeline import ingest_batch
 from services.metrics.repository import MetricsRepository
@@ -21,7 +22,13 @@ from shared.runtime import Runtime
 GROUP = "metrics"
 
 
-def build_router(runtime: Runtime, repo: MetricsRepository, *, max_records: int) -> KafkaRouter:
+def build_router(
+    runtime: Runtime,
+    repo: MetricsRepository,
+    *,
+    max_records: int,
+    tracker: GoalTracker | None = None,
+) -> KafkaRouter:
     router = KafkaRouter()
 
     @router.subscriber(topics.POSTS_SCHEDULED, **at_least_once(runtime.group(GROUP)))
@@ -40,7 +47,7 @@ def build_router(runtime: Runtime, repo: MetricsRepository, *, max_records: int)
         valid = await decode_batch(
             records, AnalyticsObserved, dead_letters=runtime.dead_letters, check=accept
         )
-        await ingest_batch(valid, runtime=runtime, repo=repo)
+        await ingest_batch(valid, runtime=runtime, repo=repo, tracker=tracker)
 
     async def accept(record: ConsumerRecord[Any, Any], event: AnalyticsObserved) -> None:
         try:

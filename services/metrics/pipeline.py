@@ -9,6 +9,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
+from services.metrics.goal_tracker import GoalTracker
 from services.metrics.ingest import contributions, series_key, summarize, to_document
 from services.metrics.metrics import (
     INGEST_LAG,
@@ -28,6 +29,7 @@ async def ingest_batch(
     *,
     runtime: Runtime,
     repo: MetricsRepository,
+    tracker: GoalTracker | None = None,
 ) -> int:
     """Store new observations (replays dropped) and stage MetricsIngested; returns how many new.
 
@@ -60,6 +62,8 @@ async def ingest_batch(
         if fresh:
             await runtime.outbox.stage(session, runtime.topics(topics.METRICS_INGESTED), *ingested)
     runtime.outbox.kick()
+    if fresh and tracker is not None:  # goals of these clients may have moved
+        await tracker.on_ingested({(e.tenant_id, e.client_id, e.platform.value) for e in fresh})
     committed_ms = time.time() * 1000
     for record, _ in batch:
         if record is not None and record.timestamp:

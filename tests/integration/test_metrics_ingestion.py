@@ -256,7 +256,9 @@ async def test_rollups_by_pillar_and_content_type_join_the_calendar_posts(
 ) -> None:
     tenant, headers = await platform.new_agency()
     cal = platform.http["calendar"]
-    client_id = (await cal.post("/clients", json={"name": "B"}, headers=headers)).json()["client_id"]
+    client_id = (await cal.post("/clients", json={"name": "B"}, headers=headers)).json()[
+        "client_id"
+    ]
     post_ids = {}
     for pillar, content_type in (("recipes", "video"), ("team", "carousel")):
         r = await cal.post(
