@@ -245,6 +245,9 @@ share.coordinator.state.topic.min.isr=1
 group.initial.rebalance.delay.ms=0
 group.min.session.timeout.ms=1000
 log.retention.hours=24
+# Many small topics (tests make a set per test): keep per-partition memory small
+log.index.size.max.bytes=1048576
+log.segment.bytes=67108864
 """
 
 
@@ -275,7 +278,7 @@ def start_kafka(p: Profile) -> str:
     _spawn(
         p,
         "kafka",
-        [_java(), "-Xmx512m", "-Xms256m", "-XX:+UseG1GC", "-cp", classpath,
+        [_java(), "-Xmx1g", "-Xms256m", "-XX:+UseG1GC", "-cp", classpath,
          f"-Dlog4j2.configurationFile={conf_dir / 'log4j2.properties'}",
          "kafka.Kafka", str(props)],
     )  # fmt: skip

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.metrics import api, goal_store, goals_api, handlers, kpis_api
 from services.metrics.goal_store import GoalRepository
 from services.metrics.goal_tracker import GoalTracker
+from services.metrics.pipeline import Ingestion
 from services.metrics.repository import INDEXES, MetricsRepository
 from services.metrics.settings import MetricsSettings
 from shared.runtime import Runtime, create_http_app
@@ -20,6 +21,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     repo = MetricsRepository(runtime.db)
     goal_repo = GoalRepository(runtime.db)
     tracker = GoalTracker(runtime, goal_repo)
+    ingestion = Ingestion(runtime=runtime, repo=repo, tracker=tracker)
 
     async def start_goal_tracker() -> None:
         runtime.background.append(asyncio.create_task(tracker.run(), name="goal-tracker"))
@@ -30,7 +32,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         description="Analytics observations, KPIs and SMART goals.",
         routers=[api.router, kpis_api.router, goals_api.router],
         kafka_router=handlers.build_router(
-            runtime, repo, max_records=settings.batch_max_records, tracker=tracker
+            runtime, repo, ingestion, max_records=settings.batch_max_records
         ),
         indexes={**INDEXES, **goal_store.INDEXES},
         on_startup=[start_goal_tracker],
@@ -38,4 +40,5 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     app.state.repo = repo
     app.state.goal_repo = goal_repo
     app.state.goal_tracker = tracker
+    app.state.ingestion = ingestion
     return app

@@ -7,9 +7,8 @@ from typing import Any
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaRouter
 
-from services.metrics.goal_tracker import GoalTracker
 from services.metrics.metrics import BATCH_SIZE, OBSERVATIONS_REJECTED
-from services.metrics.pipeline import ingest_batch
+from services.metrics.pipeline import Ingestion
 from services.metrics.repository import MetricsRepository
 from services.metrics.validation import ObservationRejectedError, check_observation
 from shared import topics
@@ -23,11 +22,7 @@ GROUP = "metrics"
 
 
 def build_router(
-    runtime: Runtime,
-    repo: MetricsRepository,
-    *,
-    max_records: int,
-    tracker: GoalTracker | None = None,
+    runtime: Runtime, repo: MetricsRepository, ingestion: Ingestion, *, max_records: int
 ) -> KafkaRouter:
     router = KafkaRouter()
 
@@ -36,10 +31,15 @@ def build_router(
         """Remember the post so observations and spend can be joined to it."""
         await runtime.require_tenant(event.tenant_id)
         await repo.upsert_post(event)
+        ingestion.remember_post(event)
 
     @router.subscriber(
         topics.ANALYTICS_OBSERVATIONS,
-        **batch_at_least_once(runtime.group(GROUP), max_records=max_records),
+        **batch_at_least_once(
+            runtime.group(GROUP),
+            max_records=max_records,
+            listener=ingestion.rebalance_listener(),
+        ),
     )
     async def on_observations(records: Any) -> None:
         """Validate each record (poison -> .dlq), then store the batch in one transaction."""
@@ -47,7 +47,7 @@ def build_router(
         valid = await decode_batch(
             records, AnalyticsObserved, dead_letters=runtime.dead_letters, check=accept
         )
-        await ingest_batch(valid, runtime=runtime, repo=repo, tracker=tracker)
+        await ingestion.ingest(valid)
 
     async def accept(record: ConsumerRecord[Any, Any], event: AnalyticsObserved) -> None:
         try:

@@ -15,6 +15,17 @@ from shared.events import AnalyticsObserved, ClientPlatformTotals, MetricsIngest
 MAX_SPEND_LINES_PER_EVENT = 500  # keeps each MetricsIngested well under Kafka's 1 MB default
 
 
+def number(value: Decimal) -> int | Decimal:
+    """Integral values as int64 (smaller, cheaper to store and sum), others as exact decimals."""
+    if value == value.to_integral_value() and -(2**63) <= value < 2**63:
+        return int(value)
+    return value
+
+
+def _numbers(values: Mapping[str, Decimal]) -> dict[str, int | Decimal]:
+    return {k: number(v) for k, v in values.items()}
+
+
 def to_document(
     event: AnalyticsObserved,
     *,
@@ -27,32 +38,59 @@ def to_document(
     Besides the raw values it carries what the observation adds to totals (`contrib`,
     `spend_contrib`) and its rollup dimensions (post pillar and content type from the calendar,
     UTC day/ISO week/month), so every rollup is one indexed aggregation over these documents.
+    Absent facts are left out rather than stored as nulls (documents are the hot path's cost).
     """
-    doc = event.model_dump(
-        exclude={"event_type", "event_version", "producer", "metrics", "spend", "revenue"}
-    )
-    doc["_id"] = doc.pop("event_id")
-    doc["metrics"] = {m.name: m.value for m in event.metrics}
-    doc["native_names"] = {m.name: m.native_name for m in event.metrics if m.native_name}
-    for name in ("spend", "revenue"):
-        money = getattr(event, name)
-        doc[f"{name}_amount"] = money.amount if money else None
-        doc[f"{name}_currency"] = money.currency if money else None
-    if contribution is not None:
-        doc["contrib"] = contribution.metrics
-        doc["spend_contrib"] = contribution.spend
-        doc["revenue_contrib"] = contribution.revenue
-        doc["has_revenue"] = int(contribution.revenue is not None)
-    post = post or {}
-    doc["pillar"] = post.get("pillar")
-    doc["content_type"] = event.content_type or post.get("content_type")
-    doc["budget_id"] = post.get("budget_id")
-    at = event.observed_at.astimezone(UTC)
+    e = event
+    at = e.observed_at.astimezone(UTC)
     iso = at.isocalendar()
-    doc["day"] = at.strftime("%Y-%m-%d")
-    doc["week"] = f"{iso.year}-W{iso.week:02d}"
-    doc["month"] = at.strftime("%Y-%m")
-    doc["stored_at"] = stored_at or utcnow()
+    post = post or {}
+    doc: dict[str, Any] = {
+        "_id": e.event_id,
+        "tenant_id": e.tenant_id,
+        "client_id": e.client_id,
+        "platform": e.platform.value,
+        "account_id": e.account_id,
+        "entity_level": e.entity_level.value,
+        "entity_id": e.entity_id,
+        "owned": e.owned,
+        "window": e.window.value,
+        "cumulative": e.cumulative,
+        "observed_at": e.observed_at,
+        "source": {"api": e.source.api, "kind": e.source.kind.value},
+        "metrics": {m.name: number(m.value) for m in e.metrics},
+        "day": at.strftime("%Y-%m-%d"),
+        "week": f"{iso.year}-W{iso.week:02d}",
+        "month": at.strftime("%Y-%m"),
+        "stored_at": stored_at or utcnow(),
+    }
+    optional = {
+        "post_id": e.post_id,
+        "window_start": e.window_start,
+        "content_type": e.content_type or post.get("content_type"),
+        "pillar": post.get("pillar"),
+        "budget_id": post.get("budget_id"),
+        "leads": e.leads,
+        "visits": e.visits,
+        "conversions": e.conversions,
+    }
+    doc |= {k: v for k, v in optional.items() if v is not None}
+    if e.source.api_version:
+        doc["source"]["api_version"] = e.source.api_version
+    if native := {m.name: m.native_name for m in e.metrics if m.native_name not in (None, m.name)}:
+        doc["native"] = native  # provenance across platform renames
+    for name, money in (("spend", e.spend), ("revenue", e.revenue)):
+        if money is not None:
+            doc[f"{name}_amount"] = money.amount
+            doc[f"{name}_currency"] = money.currency
+    if contribution is not None:
+        doc["contrib"] = _numbers(contribution.metrics)
+        if contribution.spend is not None:
+            doc["spend_contrib"] = contribution.spend
+        if contribution.revenue is not None:
+            doc["revenue_contrib"] = contribution.revenue
+            doc["has_revenue"] = 1
+        if contribution.carried:
+            doc["carried"] = _numbers(contribution.carried)
     return doc
 
 
@@ -75,6 +113,41 @@ class Contribution:
     metrics: dict[str, Decimal]
     spend: Decimal | None
     revenue: Decimal | None = None
+    # running totals the series had before but this reading lacks (kept in the series state)
+    carried: dict[str, Decimal] | None = None
+
+
+def state_from_document(doc: Mapping[str, Any]) -> SeriesState:
+    """The series state a stored cumulative observation left behind (its values + carried)."""
+    carried = {k: Decimal(v) for k, v in doc.get("carried", {}).items()}
+    spend = doc.get("spend_amount", carried.pop("_spend", None))
+    revenue = doc.get("revenue_amount", carried.pop("_revenue", None))
+    carried.pop("_spend", None)
+    carried.pop("_revenue", None)
+    values = {k: Decimal(v) for k, v in doc["metrics"].items()}
+    for name in ("leads", "visits", "conversions"):
+        if doc.get(name) is not None:
+            values[name] = Decimal(doc[name])
+    return SeriesState(
+        doc["observed_at"],
+        {**carried, **values},
+        None if spend is None else Decimal(spend),
+        None if revenue is None else Decimal(revenue),
+    )
+
+
+def series_filter(e: AnalyticsObserved) -> dict[str, Any]:
+    """Query matching the stored readings of an observation's cumulative series."""
+    return {
+        "tenant_id": e.tenant_id,
+        "client_id": e.client_id,
+        "platform": e.platform.value,
+        "entity_level": e.entity_level.value,
+        "entity_id": e.entity_id,
+        "window": e.window.value,
+        "window_start": e.window_start,
+        "cumulative": True,
+    }
 
 
 def series_key(e: AnalyticsObserved) -> str:
@@ -124,13 +197,26 @@ def contributions(
             continue
         base = prev.metrics if prev else {}
         deltas = {k: v - base.get(k, Decimal(0)) for k, v in values.items()}
-        latest[key] = changed[key] = SeriesState(e.observed_at, {**base, **values}, spend, revenue)
+        prev_spend = prev.spend if prev else None
+        prev_revenue = prev.revenue if prev else None
+        latest[key] = changed[key] = SeriesState(
+            e.observed_at,
+            {**base, **values},
+            spend if spend is not None else prev_spend,
+            revenue if revenue is not None else prev_revenue,
+        )
+        carried = {k: v for k, v in base.items() if k not in values}
+        if prev_spend is not None and spend is None:
+            carried["_spend"] = prev_spend
+        if prev_revenue is not None and revenue is None:
+            carried["_revenue"] = prev_revenue
         out.append(
             Contribution(
                 e,
                 deltas,
-                _delta(spend, prev.spend if prev else None),
-                _delta(revenue, prev.revenue if prev else None),
+                _delta(spend, prev_spend),
+                _delta(revenue, prev_revenue),
+                carried or None,
             )
         )
     return out, changed

@@ -76,7 +76,7 @@ async def kpis(
     merged: dict[Any, dict[str, Any]] = {}
     currencies: dict[Any, set[str]] = {}
     for row in rows:
-        key, cur = row["_id"]["key"], row["_id"]["cur"]
+        key, cur = row["_id"].get("key"), row["_id"].get("cur")
         acc = merged.setdefault(key, {})
         for name, value in row.items():
             if name != "_id":

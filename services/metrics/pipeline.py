@@ -1,5 +1,10 @@
 """Application service for ingestion: store a batch of observations exactly once and stage
-its MetricsIngested events in the same transaction."""
+its MetricsIngested events in the same transaction.
+
+Per batch the database sees: one `$in` lookup for replays (chunked), the inserts, the outbox
+event, one commit. Series states and post facts come from in-memory caches (see `caches.py`);
+only cache misses read the database, outside the transaction.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +13,18 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord
+from pymongo.errors import BulkWriteError
 
+from services.metrics.caches import ClearOnRebalance, Lru
 from services.metrics.goal_tracker import GoalTracker
-from services.metrics.ingest import contributions, series_key, summarize, to_document
+from services.metrics.ingest import (
+    SeriesState,
+    contributions,
+    series_filter,
+    series_key,
+    summarize,
+    to_document,
+)
 from services.metrics.metrics import (
     INGEST_LAG,
     OBSERVATIONS_DUPLICATE,
@@ -19,57 +33,106 @@ from services.metrics.metrics import (
 )
 from services.metrics.repository import MetricsRepository
 from shared import mongo, topics
+from shared.delivery import RetryableError
 from shared.envelope import utcnow
-from shared.events import AnalyticsObserved
+from shared.events import AnalyticsObserved, PostScheduled
 from shared.runtime import Runtime
 
+Batch = Sequence[tuple[ConsumerRecord[Any, Any] | None, AnalyticsObserved]]
+POST_FIELDS = ("budget_id", "pillar", "content_type")
 
-async def ingest_batch(
-    batch: Sequence[tuple[ConsumerRecord[Any, Any] | None, AnalyticsObserved]],
-    *,
-    runtime: Runtime,
-    repo: MetricsRepository,
-    tracker: GoalTracker | None = None,
-) -> int:
-    """Store new observations (replays dropped) and stage MetricsIngested; returns how many new.
 
-    `batch` pairs each event with its Kafka record (None when it did not come from Kafka)."""
-    if not batch:
-        return 0
-    events = [e for _, e in batch]
-    unique = {e.event_id: e for e in events}  # the same observation twice in one batch
-    posts = await repo.posts_by_id({e.post_id for e in unique.values() if e.post_id})
-    budgets_by_post = {pid: p["budget_id"] for pid, p in posts.items() if p.get("budget_id")}
-    now = utcnow()
-    async with mongo.transaction(runtime.mongo) as session:
-        fresh_ids = await repo.new_ids(list(unique), session=session)
+class Ingestion:
+    """Stores observation batches; owns the hot-path caches of one consumer."""
+
+    def __init__(
+        self,
+        *,
+        runtime: Runtime,
+        repo: MetricsRepository,
+        tracker: GoalTracker | None = None,
+        series_cache_size: int = 200_000,
+        post_cache_size: int = 100_000,
+    ) -> None:
+        self.runtime = runtime
+        self.repo = repo
+        self.tracker = tracker
+        self.series: Lru[SeriesState] = Lru(series_cache_size)
+        self.posts: Lru[dict[str, Any]] = Lru(post_cache_size, ttl_s=600)
+
+    def rebalance_listener(self) -> ClearOnRebalance:
+        """Give to the observations subscriber: partition changes invalidate series states."""
+        return ClearOnRebalance(self.series)
+
+    def remember_post(self, event: PostScheduled) -> None:
+        self.posts.put_many({event.post_id: {f: getattr(event, f) for f in POST_FIELDS}})
+
+    async def _posts(self, post_ids: set[str]) -> dict[str, dict[str, Any]]:
+        found, missing = self.posts.get_many(post_ids)
+        if missing:
+            loaded = await self.repo.posts_by_id(set(missing))
+            self.posts.put_many(loaded)
+            found |= loaded
+        return found
+
+    async def _states(self, fresh: list[AnalyticsObserved]) -> dict[str, SeriesState]:
+        wanted = {series_key(e): e for e in fresh if e.cumulative}
+        found, missing = self.series.get_many(wanted)
+        if missing:
+            found |= await self.repo.latest_states({k: series_filter(wanted[k]) for k in missing})
+        return found
+
+    async def ingest(self, batch: Batch) -> int:
+        """Store new observations (replays dropped) and stage MetricsIngested; returns how
+        many were new. `batch` pairs each event with its Kafka record (None: not from Kafka)."""
+        if not batch:
+            return 0
+        unique = {e.event_id: e for _, e in batch}  # the same observation twice in one batch
+        posts = await self._posts({e.post_id for e in unique.values() if e.post_id})
+        budgets_by_post = {pid: p["budget_id"] for pid, p in posts.items() if p.get("budget_id")}
+        fresh_ids = await self.repo.new_ids(list(unique), session=None)
         fresh = [e for e in unique.values() if e.event_id in fresh_ids]
-        keys = sorted({series_key(e) for e in fresh if e.cumulative})
-        states = await repo.series_states(keys, session=session) if keys else {}
+        states = await self._states(fresh)
         added, changed = contributions(fresh, states)
+        now = utcnow()
         docs = [
             to_document(
-                c.event,
-                contribution=c,
-                post=posts.get(c.event.post_id) if c.event.post_id else None,
-                stored_at=now,
+                c.event, contribution=c, post=posts.get(c.event.post_id or ""), stored_at=now
             )
             for c in added
         ]
-        await repo.insert(docs, session=session)
-        await repo.save_series_states(changed, session=session)
         ingested = summarize(added, budgets_by_post=budgets_by_post)
-        if fresh:
-            await runtime.outbox.stage(session, runtime.topics(topics.METRICS_INGESTED), *ingested)
-    runtime.outbox.kick()
-    if fresh and tracker is not None:  # goals of these clients may have moved
-        await tracker.on_ingested({(e.tenant_id, e.client_id, e.platform.value) for e in fresh})
-    committed_ms = time.time() * 1000
-    for record, _ in batch:
-        if record is not None and record.timestamp:
-            PUBLISH_LATENCY.observe(max(0.0, committed_ms - record.timestamp) / 1000)
-    OBSERVATIONS_DUPLICATE.inc(len(events) - len(fresh))
-    for e in fresh:
-        OBSERVATIONS_INGESTED.labels(e.tenant_id, e.platform.value).inc()
-        INGEST_LAG.observe(max(0.0, (now - e.observed_at).total_seconds()))
-    return len(fresh)
+        runtime = self.runtime
+        try:
+            async with mongo.transaction(runtime.mongo) as session:
+                await self.repo.insert(docs, session=session)
+                if fresh:
+                    await runtime.outbox.stage(
+                        session, runtime.topics(topics.METRICS_INGESTED), *ingested
+                    )
+        except BulkWriteError as e:
+            if not mongo.only_duplicates(e):
+                raise
+            # another consumer (before a rebalance) stored some of these meanwhile: forget
+            # what we assumed and let the delivery policy retry the whole batch
+            self.series.clear()
+            raise RetryableError("observations stored concurrently; retrying the batch") from e
+        self.series.put_many(changed)  # only once committed
+        runtime.outbox.kick()
+        if fresh and self.tracker is not None:  # goals of these clients may have moved
+            await self.tracker.on_ingested(
+                {(e.tenant_id, e.client_id, e.platform.value) for e in fresh}
+            )
+        self._observe(batch, fresh, now)
+        return len(fresh)
+
+    @staticmethod
+    def _observe(batch: Batch, fresh: list[AnalyticsObserved], now: Any) -> None:
+        committed_ms = time.time() * 1000
+        for record, _ in batch:
+            if record is not None and record.timestamp:
+                PUBLISH_LATENCY.observe(max(0.0, committed_ms - record.timestamp) / 1000)
+        OBSERVATIONS_DUPLICATE.inc(len(batch) - len(fresh))
+        for e in fresh:
+            OBSERVATIONS_INGESTED.labels(e.tenant_id, e.platform.value).inc()
+            INGEST_LAG.observe(max(0.0, (now - e.observed_at).total_seconds()))

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne
+from pymongo import ASCENDING, DESCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.metrics.ingest import SeriesState
+from services.metrics.ingest import SeriesState, state_from_document
 from shared.events import PostScheduled
 
 INDEXES = {
+    # Each index costs every insert on the hot path, so just two: queries per client over time
+    # (KPIs, goals, recent), and the newest reading of one entity (series state after a
+    # restart or rebalance; a client may have thousands of entities).
     "observations": [
         IndexModel(
             [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("observed_at", DESCENDING)]
@@ -23,13 +28,24 @@ INDEXES = {
     ],
     "posts": [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)])],
 }
+LOOKUP_CHUNK = 200  # ids per `$in`: the local server's `$in` cost grows with list x matches
+LOOKUP_CONCURRENCY = 32
+SERIES_FIELDS = {
+    f: 1
+    for f in ("metrics", "carried", "observed_at", "spend_amount", "revenue_amount", "leads",
+              "visits", "conversions", "client_id", "platform", "entity_level", "window",
+              "window_start", "cumulative")
+}  # fmt: skip
+
+
+def _chunks(items: list[str], size: int = LOOKUP_CHUNK) -> list[list[str]]:
+    return [items[i : i + size] for i in range(0, len(items), size)]
 
 
 class MetricsRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.observations = db["observations"]
         self.posts = db["posts"]
-        self.series = db["series_latest"]
 
     async def upsert_post(self, event: PostScheduled) -> None:
         """Remember a post (idempotent: keyed by post id)."""
@@ -41,64 +57,65 @@ class MetricsRepository:
 
     async def posts_by_id(self, post_ids: set[str]) -> dict[str, dict[str, Any]]:
         """Calendar facts of known posts (budget, pillar, content type), by post id."""
-        if not post_ids:
-            return {}
-        cursor = self.posts.find(
-            {"_id": {"$in": sorted(post_ids)}}, {"budget_id": 1, "pillar": 1, "content_type": 1}
-        )
-        return {d["_id"]: d async for d in cursor}
-
-    async def new_ids(self, ids: list[str], *, session: AsyncClientSession) -> set[str]:
-        """Which of these observation ids are not stored yet (replays are filtered out)."""
-        seen = {
-            d["_id"]
-            async for d in self.observations.find(
-                {"_id": {"$in": ids}}, {"_id": 1}, session=session
+        found: dict[str, dict[str, Any]] = {}
+        for chunk in _chunks(sorted(post_ids)):
+            cursor = self.posts.find(
+                {"_id": {"$in": chunk}}, {"budget_id": 1, "pillar": 1, "content_type": 1}
             )
-        }
+            found |= {d["_id"]: d async for d in cursor}
+        return found
+
+    async def new_ids(self, ids: list[str], *, session: AsyncClientSession | None) -> set[str]:
+        """Which of these observation ids are not stored yet (replays are filtered out)."""
+        seen: set[str] = set()
+        for chunk in _chunks(ids):
+            cursor = self.observations.find({"_id": {"$in": chunk}}, {"_id": 1}, session=session)
+            seen |= {d["_id"] async for d in cursor}
         return set(ids) - seen
 
     async def insert(self, docs: list[dict[str, Any]], *, session: AsyncClientSession) -> None:
         if docs:
             await self.observations.insert_many(docs, ordered=True, session=session)
 
-    async def series_states(
-        self, keys: list[str], *, session: AsyncClientSession
-    ) -> dict[str, SeriesState]:
-        """The latest reading of each cumulative series named (one query per batch)."""
-        cursor = self.series.find({"_id": {"$in": keys}}, session=session)
-        return {
-            d["_id"]: SeriesState(d["observed_at"], d["metrics"], d.get("spend"), d.get("revenue"))
-            async for d in cursor
-        }
+    async def latest_states(self, wanted: Mapping[str, dict[str, Any]]) -> dict[str, SeriesState]:
+        """Latest stored reading of each series (key -> its filter); absent series are new.
 
-    async def save_series_states(
-        self, states: dict[str, SeriesState], *, session: AsyncClientSession
-    ) -> None:
-        """One upsert per series changed in the batch (coalesced, not one per observation)."""
-        if states:
-            await self.series.bulk_write(
-                [
-                    ReplaceOne(
-                        {"_id": key},
-                        {
-                            "observed_at": s.observed_at,
-                            "metrics": s.metrics,
-                            "spend": s.spend,
-                            "revenue": s.revenue,
-                        },
-                        upsert=True,
-                    )
-                    for key, s in states.items()
-                ],
-                ordered=False,
-                session=session,
-            )
+        One indexed, newest-first lookup per series, run concurrently; used only when the
+        in-memory cache misses (after a start or a rebalance)."""
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def one(key: str, query: dict[str, Any]) -> tuple[str, SeriesState | None]:
+            # Ask by (tenant, entity) only: with more fields the local server's planner picks
+            # the per-client index and scans the client. Other series of the entity (other
+            # windows) are skipped here, newest first, so the first match is the latest.
+            indexed = {"tenant_id": query["tenant_id"], "entity_id": query["entity_id"]}
+            rest = {k: v for k, v in query.items() if k not in indexed}
+            async with gate:
+                cursor = (
+                    self.observations.find(indexed, SERIES_FIELDS)
+                    .sort("observed_at", DESCENDING)
+                    .batch_size(20)
+                )
+                async for doc in cursor:
+                    if all(doc.get(k) == v for k, v in rest.items()):
+                        await cursor.close()
+                        return key, state_from_document(doc)
+            return key, None
+
+        results = await asyncio.gather(*(one(k, q) for k, q in wanted.items()))
+        return {key: state for key, state in results if state is not None}
 
     async def rollup(
-        self, match: dict[str, Any], group_field: str | None, metrics: list[str]
+        self,
+        match: dict[str, Any],
+        group_field: str | None,
+        metrics: list[str],
+        *,
+        then: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
-        """Sums of contributions per group (and spend currency), one aggregation."""
+        """Sums of contributions per group (and spend currency), one aggregation. `then` is a
+        second filter applied after the indexed one (the local server drops the index when
+        `$or` sits in the first `$match`)."""
         group: dict[str, Any] = {
             "_id": {"key": f"${group_field}" if group_field else None, "cur": "$spend_currency"},
             "observations": {"$sum": 1},
@@ -107,7 +124,10 @@ class MetricsRepository:
             "revenue_seen": {"$sum": "$has_revenue"},
         }
         group |= {m: {"$sum": f"$contrib.{m}"} for m in metrics}
-        cursor = await self.observations.aggregate([{"$match": match}, {"$group": group}])
+        stages: list[dict[str, Any]] = [{"$match": match}]
+        if then:
+            stages.append({"$match": then})
+        cursor = await self.observations.aggregate([*stages, {"$group": group}])
         return await cursor.to_list(None)
 
     async def levels(
@@ -117,13 +137,12 @@ class MetricsRepository:
         if not metrics:
             return {}
         rows = await self.rollup(
-            match | {"$or": [{f"contrib.{m}": {"$exists": True}} for m in metrics]},
-            group_field,
-            metrics,
-        )
+            match, group_field, metrics,
+            then={"$or": [{f"contrib.{m}": {"$exists": True}} for m in metrics]},
+        )  # fmt: skip
         out: dict[str | None, dict[str, Decimal]] = {}
         for row in rows:
-            bucket = out.setdefault(row["_id"]["key"], {})
+            bucket = out.setdefault(row["_id"].get("key"), {})
             for m in metrics:
                 bucket[m] = bucket.get(m, Decimal(0)) + Decimal(row.get(m) or 0)
         return out

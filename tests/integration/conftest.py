@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import FastAPI
 from pymongo import AsyncMongoClient
 
@@ -139,6 +140,7 @@ async def platform(infra: Infra) -> AsyncIterator[Platform]:
         "mongodb_uri": infra.mongodb_uri,
         "topic_prefix": prefix,
         "tenancy_database": f"{prefix}tenancy",
+        "topic_partitions": 2,
         "retry_attempts": 2,
         "retry_base_delay_s": 0.05,
         "log_level": "WARNING",
@@ -172,6 +174,19 @@ async def platform(infra: Infra) -> AsyncIterator[Platform]:
     for db in platform.databases:
         await client.drop_database(db)
     await client.close()
+    await delete_topics(infra.bootstrap, prefix)
+
+
+async def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Drop a test's topics so a long test session does not pile up partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        mine = [t for t in await admin.list_topics() if t.startswith(prefix)]
+        if mine:
+            await admin.delete_topics(mine)
+    finally:
+        await admin.close()
 
 
 async def _wait_for_consumers(apps: dict[str, FastAPI]) -> None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from services.metrics.ingest import series_filter
 from shared import topics
 from tests.integration.conftest import Platform, eventually
 from tests.integration.helpers import observation
@@ -114,8 +115,11 @@ async def test_out_of_order_cumulative_readings_latest_wins(platform: Platform) 
     await stored(platform, 3)
     report = await kpis(platform, headers, client_id="cl-1")
     assert report["groups"][0]["totals"]["views"] == "150"
-    latest = await platform.db("metrics")["series_latest"].find_one({})
-    assert latest["metrics"]["views"] == Decimal(150)
+    repo = platform.apps["metrics"].state.repo
+    probe = observation(tenant, "cl-1", entity_id="p-1")
+    latest = await repo.latest_states({"p-1": series_filter(probe)})
+    assert latest["p-1"].metrics["views"] == Decimal(150)
+    assert latest["p-1"].observed_at == T0 + timedelta(hours=2)
 
 
 async def test_incremental_values_add_up_per_window(platform: Platform) -> None:

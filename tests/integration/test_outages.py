@@ -24,7 +24,7 @@ from services.metrics.app import create_app
 from services.metrics.settings import MetricsSettings
 from shared import mongo, topics
 from shared.auth import AgencyDirectory
-from tests.integration.conftest import Infra, eventually
+from tests.integration.conftest import Infra, delete_topics, eventually
 from tests.integration.helpers import observation
 
 
@@ -83,7 +83,7 @@ async def metrics_on_private_db(infra: Infra, database: Database) -> AsyncIterat
     prefix = f"o{uuid.uuid4().hex[:8]}_"
     settings = MetricsSettings(
         kafka_bootstrap_servers=infra.bootstrap, mongodb_uri=database.uri, topic_prefix=prefix,
-        database=f"{prefix}metrics", tenancy_database=f"{prefix}tenancy",
+        topic_partitions=2, database=f"{prefix}metrics", tenancy_database=f"{prefix}tenancy",
         retry_attempts=20, retry_base_delay_s=0.1, retry_max_delay_s=0.5, log_level="WARNING",
     )  # fmt: skip
     client = mongo.connect(database.uri, app_name="tests")
@@ -96,6 +96,7 @@ async def metrics_on_private_db(infra: Infra, database: Database) -> AsyncIterat
         yield {"app": app, "prefix": prefix, "tenant": agency.tenant_id, "producer": producer,
                "bootstrap": infra.bootstrap}  # fmt: skip
     await producer.stop()
+    await delete_topics(infra.bootstrap, prefix)
 
 
 async def test_database_killed_mid_stream_loses_and_dead_letters_nothing(

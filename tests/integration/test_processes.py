@@ -15,7 +15,7 @@ import pytest
 from deploy.local import stack
 from shared import mongo
 from shared.auth import AgencyDirectory
-from tests.integration.conftest import Infra, eventually
+from tests.integration.conftest import Infra, delete_topics, eventually
 
 
 def _free_port() -> int:
@@ -32,6 +32,7 @@ def processes(
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", infra.bootstrap)
     monkeypatch.setenv("MONGODB_URI", infra.mongodb_uri)
     monkeypatch.setenv("SOCIALOPS_TOPIC_PREFIX", prefix)
+    monkeypatch.setenv("SOCIALOPS_TOPIC_PARTITIONS", "2")
     monkeypatch.setenv("SOCIALOPS_TENANCY_DATABASE", f"{prefix}tenancy")
     for svc in stack.SERVICES:
         monkeypatch.setenv(f"{svc.upper()}_DATABASE", f"{prefix}{svc}")
@@ -84,3 +85,4 @@ async def test_service_processes_become_ready_and_exchange_events(
         if db.startswith(os.environ["SOCIALOPS_TOPIC_PREFIX"]):
             await client.drop_database(db)
     await client.close()
+    await delete_topics(infra.bootstrap, os.environ["SOCIALOPS_TOPIC_PREFIX"])

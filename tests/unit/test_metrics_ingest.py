@@ -80,10 +80,11 @@ def test_document_is_keyed_by_event_id_with_flat_metrics_and_money() -> None:
     assert doc["_id"] == event.event_id
     assert "event_id" not in doc
     assert {"event_type", "event_version", "producer", "spend", "revenue"}.isdisjoint(doc)
-    assert doc["metrics"] == {"views": Decimal(120), "clicks": Decimal(7)}
-    assert doc["native_names"] == {"views": "impressions"}
+    assert doc["metrics"] == {"views": 120, "clicks": 7}
+    assert all(type(v) is int for v in doc["metrics"].values())  # integral counts as int64
+    assert doc["native"] == {"views": "impressions"}
     assert (doc["spend_amount"], doc["spend_currency"]) == (Decimal("12.30"), "EUR")
-    assert (doc["revenue_amount"], doc["revenue_currency"]) == (None, None)
+    assert "revenue_amount" not in doc and "post_id" not in doc  # absent facts are left out
     assert (doc["tenant_id"], doc["entity_id"], doc["observed_at"]) == ("acme", "ad9", AT)
     assert doc["stored_at"] == stored_at
 
@@ -251,3 +252,25 @@ def test_cumulative_spend_is_booked_as_the_change_since_last_reading() -> None:
     [event] = summarize_events([first, second], budgets_by_post={})
 
     assert [line.amount for line in event.spend] == [Decimal("10.00"), Decimal("15.50")]
+
+
+def test_fractional_values_stay_exact_decimals() -> None:
+    doc = to_document(obs(metrics={"watch_time_s": "12.5", "views": "3"}))
+
+    assert doc["metrics"] == {"watch_time_s": Decimal("12.5"), "views": 3}
+    assert isinstance(doc["metrics"]["watch_time_s"], Decimal)
+
+
+def test_state_survives_a_round_trip_through_the_stored_document() -> None:
+    first = obs(metrics={"views": "100", "likes": "7"}, spend="4.00", entity_level=EntityLevel.AD)
+    second = obs(
+        metrics={"views": "130"}, observed_at=AT + timedelta(hours=1), entity_level=EntityLevel.AD
+    )
+    added, changed = ingest.contributions([first, second], {})
+    doc = to_document(second, contribution=added[1])
+
+    restored = ingest.state_from_document(doc)
+
+    assert restored == changed[ingest.series_key(second)]
+    assert restored.metrics == {"views": Decimal(130), "likes": Decimal(7)}
+    assert restored.spend == Decimal("4.00")
