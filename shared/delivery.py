@@ -39,12 +39,7 @@ class PermanentError(Exception):
     """A message that can never be processed (e.g. unknown tenant); dead-letter it at once."""
 
 
-class RetryableError(Exception):
-    """A failure that a retry of the same message will get past (e.g. a lost race)."""
-
-
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    RetryableError,
     ConnectionFailure,  # includes AutoReconnect, ServerSelectionTimeoutError, NetworkTimeout
     KafkaError,
     ConnectionError,

@@ -30,6 +30,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.metrics.kpis import ENGAGEMENT_PARTS, KPI_NAMES, compute_kpis
 from services.metrics.registry import MetricKind, metric
+from services.metrics.repository import indexed_stages
 from shared.money import Money
 
 GOALS = "goals"
@@ -383,6 +384,6 @@ class GoalRepository:
             "observed_at": when,
             "owned": True,
         }
-        pipeline = [{"$match": match}, group_stage(names, bucket), {"$sort": {"_id": 1}}]
+        pipeline = [*indexed_stages(match), group_stage(names, bucket), {"$sort": {"_id": 1}}]
         cursor = await self.observations.aggregate(pipeline)
         return [sums_of(row, names) async for row in cursor]

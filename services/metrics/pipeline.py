@@ -1,9 +1,9 @@
 """Application service for ingestion: store a batch of observations exactly once and stage
 its MetricsIngested events in the same transaction.
 
-Per batch the database sees: one `$in` lookup for replays (chunked), the inserts, the outbox
-event, one commit. Series states and post facts come from in-memory caches (see `caches.py`);
-only cache misses read the database, outside the transaction.
+Per batch the database sees the inserts, the outbox event and one commit. Series states and
+post facts come from in-memory caches (see `caches.py`); only cache misses read the
+database, outside the transaction.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from services.metrics.metrics import (
 )
 from services.metrics.repository import MetricsRepository
 from shared import mongo, topics
-from shared.delivery import RetryableError
 from shared.envelope import utcnow
 from shared.events import AnalyticsObserved, PostScheduled
 from shared.runtime import Runtime
@@ -84,14 +83,33 @@ class Ingestion:
 
     async def ingest(self, batch: Batch) -> int:
         """Store new observations (replays dropped) and stage MetricsIngested; returns how
-        many were new. `batch` pairs each event with its Kafka record (None: not from Kafka)."""
+        many were new. `batch` pairs each event with its Kafka record (None: not from Kafka).
+
+        Replays are rare, so the batch is first written as if all were new; the unique `_id`
+        rejects a replay, the transaction rolls back, and only then are stored ids looked up.
+        """
         if not batch:
             return 0
         unique = {e.event_id: e for _, e in batch}  # the same observation twice in one batch
-        posts = await self._posts({e.post_id for e in unique.values() if e.post_id})
+        try:
+            fresh = await self._store(list(unique.values()))
+        except BulkWriteError as e:
+            if not mongo.only_duplicates(e):
+                raise
+            # some were stored before (a replay, or another consumer before a rebalance):
+            # what we assumed about their series may be stale too
+            self.series.clear()
+            new = await self.repo.new_ids(list(unique))
+            fresh = await self._store([e for e in unique.values() if e.event_id in new])
+        self._observe(batch, fresh)
+        return len(fresh)
+
+    async def _store(self, fresh: list[AnalyticsObserved]) -> list[AnalyticsObserved]:
+        """Insert observations and their MetricsIngested in one transaction (all or none)."""
+        if not fresh:
+            return fresh
+        posts = await self._posts({e.post_id for e in fresh if e.post_id})
         budgets_by_post = {pid: p["budget_id"] for pid, p in posts.items() if p.get("budget_id")}
-        fresh_ids = await self.repo.new_ids(list(unique), session=None)
-        fresh = [e for e in unique.values() if e.event_id in fresh_ids]
         states = await self._states(fresh)
         added, changed = contributions(fresh, states)
         now = utcnow()
@@ -103,31 +121,20 @@ class Ingestion:
         ]
         ingested = summarize(added, budgets_by_post=budgets_by_post)
         runtime = self.runtime
-        try:
-            async with mongo.transaction(runtime.mongo) as session:
-                await self.repo.insert(docs, session=session)
-                if fresh:
-                    await runtime.outbox.stage(
-                        session, runtime.topics(topics.METRICS_INGESTED), *ingested
-                    )
-        except BulkWriteError as e:
-            if not mongo.only_duplicates(e):
-                raise
-            # another consumer (before a rebalance) stored some of these meanwhile: forget
-            # what we assumed and let the delivery policy retry the whole batch
-            self.series.clear()
-            raise RetryableError("observations stored concurrently; retrying the batch") from e
+        async with mongo.transaction(runtime.mongo) as session:
+            await self.repo.insert(docs, session=session)
+            await runtime.outbox.stage(session, runtime.topics(topics.METRICS_INGESTED), *ingested)
         self.series.put_many(changed)  # only once committed
         runtime.outbox.kick()
-        if fresh and self.tracker is not None:  # goals of these clients may have moved
+        if self.tracker is not None:  # goals of these clients may have moved
             await self.tracker.on_ingested(
                 {(e.tenant_id, e.client_id, e.platform.value) for e in fresh}
             )
-        self._observe(batch, fresh, now)
-        return len(fresh)
+        return fresh
 
     @staticmethod
-    def _observe(batch: Batch, fresh: list[AnalyticsObserved], now: Any) -> None:
+    def _observe(batch: Batch, fresh: list[AnalyticsObserved]) -> None:
+        now = utcnow()
         committed_ms = time.time() * 1000
         for record, _ in batch:
             if record is not None and record.timestamp:

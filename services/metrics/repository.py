@@ -15,16 +15,18 @@ from services.metrics.ingest import SeriesState, state_from_document
 from shared.events import PostScheduled
 
 INDEXES = {
-    # Each index costs every insert on the hot path, so just two: queries per client over time
-    # (KPIs, goals, recent), and the newest reading of one entity (series state after a
+    # One index, since each costs every insert on the hot path: a client's observations (KPIs,
+    # goals, recent) and, within them, one entity's newest reading (series state after a
     # restart or rebalance; a client may have thousands of entities).
     "observations": [
         IndexModel(
-            [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("observed_at", DESCENDING)]
-        ),
-        IndexModel(
-            [("tenant_id", ASCENDING), ("entity_id", ASCENDING), ("observed_at", DESCENDING)]
-        ),
+            [
+                ("tenant_id", ASCENDING),
+                ("client_id", ASCENDING),
+                ("entity_id", ASCENDING),
+                ("observed_at", DESCENDING),
+            ]
+        )
     ],
     "posts": [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)])],
 }
@@ -36,6 +38,17 @@ SERIES_FIELDS = {
               "visits", "conversions", "client_id", "platform", "entity_level", "window",
               "window_start", "cumulative")
 }  # fmt: skip
+
+
+INDEXED = ("tenant_id", "client_id", "entity_id")
+
+
+def indexed_stages(match: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """`$match` stages with the index's equality prefix first and the rest after: the local
+    MongoDB-wire server uses an index only when a stage's fields are exactly its prefix."""
+    first = {k: match[k] for k in INDEXED if k in match}
+    rest = {k: v for k, v in match.items() if k not in first}
+    return [{"$match": first}] + ([{"$match": rest}] if rest else [])
 
 
 def _chunks(items: list[str], size: int = LOOKUP_CHUNK) -> list[list[str]]:
@@ -65,7 +78,9 @@ class MetricsRepository:
             found |= {d["_id"]: d async for d in cursor}
         return found
 
-    async def new_ids(self, ids: list[str], *, session: AsyncClientSession | None) -> set[str]:
+    async def new_ids(
+        self, ids: list[str], *, session: AsyncClientSession | None = None
+    ) -> set[str]:
         """Which of these observation ids are not stored yet (replays are filtered out)."""
         seen: set[str] = set()
         for chunk in _chunks(ids):
@@ -85,10 +100,9 @@ class MetricsRepository:
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
         async def one(key: str, query: dict[str, Any]) -> tuple[str, SeriesState | None]:
-            # Ask by (tenant, entity) only: with more fields the local server's planner picks
-            # the per-client index and scans the client. Other series of the entity (other
-            # windows) are skipped here, newest first, so the first match is the latest.
-            indexed = {"tenant_id": query["tenant_id"], "entity_id": query["entity_id"]}
+            # Ask by the index prefix only (see `indexed_stages`); other series of the entity
+            # (other windows) are skipped here, newest first, so the first match is the latest.
+            indexed = {k: query[k] for k in INDEXED}
             rest = {k: v for k, v in query.items() if k not in indexed}
             async with gate:
                 cursor = (
@@ -124,7 +138,7 @@ class MetricsRepository:
             "revenue_seen": {"$sum": "$has_revenue"},
         }
         group |= {m: {"$sum": f"$contrib.{m}"} for m in metrics}
-        stages: list[dict[str, Any]] = [{"$match": match}]
+        stages = indexed_stages(match)
         if then:
             stages.append({"$match": then})
         cursor = await self.observations.aggregate([*stages, {"$group": group}])
