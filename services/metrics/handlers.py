@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaRouter
 
 from services.metrics.metrics import BATCH_SIZE, OBSERVATIONS_REJECTED
-from services.metrics.pipeline import Ingestion
+from services.metrics.pipeline import Batch, Ingestion
 from services.metrics.repository import MetricsRepository
 from services.metrics.validation import ObservationRejectedError, check_observation
 from shared import topics
@@ -44,10 +45,12 @@ def build_router(
     async def on_observations(records: Any) -> None:
         """Validate each record (poison -> .dlq), then store the batch in one transaction."""
         BATCH_SIZE.observe(len(records))
-        valid = await decode_batch(
-            records, AnalyticsObserved, dead_letters=runtime.dead_letters, check=accept
+        await ingestion.ingest_records(records, decode)
+
+    async def decode(chunk: Sequence[ConsumerRecord[Any, Any]]) -> Batch:
+        return await decode_batch(
+            chunk, AnalyticsObserved, dead_letters=runtime.dead_letters, check=accept
         )
-        await ingestion.ingest(valid)
 
     async def accept(record: ConsumerRecord[Any, Any], event: AnalyticsObserved) -> None:
         try:
