@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 
 from services.calendar.metrics import POSTS_SCHEDULED
 from services.calendar.models import Client, ClientIn, Post, PostIn, PostStatus
@@ -99,7 +99,11 @@ async def schedule_post(
 
 @router.get("/clients/{client_id}/posts")
 async def list_posts(
-    client_id: str, agency: CurrentAgency, repo: Repo, status_filter: PostStatus | None = None
+    client_id: str,
+    agency: CurrentAgency,
+    repo: Repo,
+    status_filter: Annotated[PostStatus | None, Query(alias="status")] = None,
 ) -> list[Post]:
+    """A client's posts in time order, optionally only `scheduled` or `paused` ones."""
     await _client_or_404(repo, agency.tenant_id, client_id)
     return await repo.list_posts(agency.tenant_id, client_id, status_filter)
