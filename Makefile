@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml
 	@$(PY) -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## venv + packages + Kafka jars
+install: $(STAMP) ## Java + Maven if missing, venv + packages, Kafka jars
+	@command -v java >/dev/null && command -v mvn >/dev/null || { \
+	  echo "[make] installing Java 17 and Maven (Debian packages) for the local Kafka broker"; \
+	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
 	@$(PY) -c "from deploy.local.stack import kafka_lib; kafka_lib()"
 
 up: install ## start Kafka, the database and the four services in the background
