@@ -81,33 +81,6 @@ def only_duplicates(error: BulkWriteError) -> bool:
     return bool(errors) and all(e.get("code") == DUPLICATE_KEY for e in errors)
 
 
-async def insert_new(
-    collection: Any, docs: list[dict[str, Any]], *, session: AsyncClientSession | None = None
-) -> int:
-    """Insert docs whose `_id` is new; duplicates (replays) are skipped. Returns how many new."""
-    if not docs:
-        return 0
-    if session is not None:
-        # Inside a transaction a duplicate key aborts everything: filter replays first.
-        ids = [d["_id"] for d in docs]
-        seen = {
-            d["_id"]
-            async for d in collection.find({"_id": {"$in": ids}}, {"_id": 1}, session=session)
-        }
-        docs = [d for d in docs if d["_id"] not in seen]
-        if not docs:
-            return 0
-        await collection.insert_many(docs, ordered=True, session=session)
-        return len(docs)
-    try:
-        result = await collection.insert_many(docs, ordered=False, session=session)
-    except BulkWriteError as e:
-        if not only_duplicates(e):
-            raise
-        return int(e.details.get("nInserted", 0))
-    return len(result.inserted_ids)
-
-
 async def run_once(
     client: AsyncMongoClient[Any],
     db: AsyncDatabase[Any],

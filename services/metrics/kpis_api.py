@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, HTTPException, Query, status
 
+from services.metrics.api import Repo
 from services.metrics.registry import METRICS
-from services.metrics.repository import MetricsRepository
 from services.metrics.rollups import FIELD, STOCK, GroupBy, KpiReport, group_kpis
 from shared.envelope import utcnow
 from shared.events import Platform
@@ -16,14 +16,6 @@ from shared.runtime import CurrentAgency
 
 router = APIRouter(tags=["kpis"])
 SUMMED = [*METRICS]
-
-
-def get_repo(request: Request) -> MetricsRepository:
-    repo: MetricsRepository = request.app.state.repo
-    return repo
-
-
-Repo = Annotated[MetricsRepository, Depends(get_repo)]
 
 
 def _aware(value: datetime | None, name: str) -> datetime | None:
