@@ -153,7 +153,7 @@ class Bench:
         self,
         label: str,
         topic: str,
-        collection: Any,
+        store: measure.Store,
         messages: list[Message],
         *,
         warmup: Message,
@@ -169,7 +169,7 @@ class Bench:
         await prod.start()
         try:
             await prod.send_and_wait(topic, warmup.value, key=warmup.key)
-            if await measure.wait_visible(collection, [warmup.event_id], limit_s=90) is None:
+            if await measure.wait_visible(store, [warmup.event_id], limit_s=90) is None:
                 self.check_alive(pid, name)
                 raise BenchError(f"{name}: the warm-up message was not stored within 90 s\n"
                                  f"{self.log_tail(name)}")  # fmt: skip
@@ -177,7 +177,7 @@ class Bench:
             with self.progress() as progress:
                 task = progress.add_task(label, total=len(messages))
                 timed = await measure.timed_ingest(
-                    prod, topic, collection, messages, time_box=time_box,
+                    prod, topic, store, messages, time_box=time_box,
                     on_progress=lambda n: progress.update(task, completed=n),
                     check=lambda: self.check_alive(pid, name),
                 )  # fmt: skip
@@ -187,7 +187,7 @@ class Bench:
         finally:
             await prod.stop()
         counted = time.perf_counter()
-        stored = await measure.stored(collection, expected=1 + len(messages)) - 1  # no warm-up
+        stored = await store.stored(expected=1 + len(messages)) - 1  # no warm-up
         counted = time.perf_counter() - counted
         done = max(1, min(stored, len(messages)))
         return {
@@ -223,7 +223,8 @@ class Bench:
             time_box = self.args.naive_seconds if kind == "naive" else self.args.timeout
             label = f"{kind}: stored" + (" (time-boxed)" if kind == "naive" else "")
             return await self.measure_ingest(
-                label, topic, self.db("baselines")[kind], messages, warmup=warmup, pid=pid,
+                label, topic, measure.Documents(self.db("baselines")[kind]), messages,
+                warmup=warmup, pid=pid,
                 name=name, time_box=time_box, on_time_box=lambda: stack._stop(self.profile, name),
             )  # fmt: skip
         finally:
@@ -247,7 +248,8 @@ class Bench:
         (bucket deltas across the phase), else by polling for every 10th observation."""
         n = max(1, int(rate * self.args.half_load_seconds))
         messages = workload.take(n)
-        observations = self.db("metrics")["observations"]
+        observations = measure.Observations(self.db("metrics"), workload.tenant_id)
+        observations.expect(messages)
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             before = await service.latency_histogram(http)
             source = self.args.latency_source
@@ -308,8 +310,11 @@ class Bench:
         messages = workload.take(args.observations)
         warmups = Workload(agency.tenant_id, clients=1, seed=1).take(3)
         for i, w in enumerate(warmups):  # its own client: never one of the measured series
+            tenant_id, client_id, day = w.bucket
+            bucket = (tenant_id, client_id.replace("client-", "warmup-"), day)
             warmups[i] = Message(w.key.replace(b"client-", b"warmup-"),
-                                 w.value.replace(b"client-", b"warmup-"), w.event_id)  # fmt: skip
+                                 w.value.replace(b"client-", b"warmup-"), w.event_id,
+                                 bucket)  # fmt: skip
         size = sum(len(m.value) for m in messages)
         console.print(f"  built in {time.perf_counter() - t:.1f}s: {size / 1e6:.1f} MB, "
                       f"{size / len(messages):.0f} bytes per message on average")  # fmt: skip
@@ -345,7 +350,8 @@ class Bench:
             "batch_max_records": MetricsSettings().batch_max_records,
             "topic_partitions": PARTITIONS,
         }
-        observations = self.db("metrics")["observations"]
+        observations = measure.Observations(self.db("metrics"), agency.tenant_id)
+        observations.expect([*messages, warmups[2]])
 
         pipe = await self.measure_ingest(
             "pipeline: stored", self.prefix + topics.ANALYTICS_OBSERVATIONS, observations,

@@ -1,5 +1,5 @@
 """Measuring instruments of the benchmarks: pipelined and paced publishing, waiting until a
-collection holds N documents, Prometheus histogram quantiles, peak RSS of a process tree."""
+store holds N observations, Prometheus histogram quantiles, peak RSS of a process tree."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import os
 import socket
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaProducer
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.payloads import Message
+from services.metrics.repository import BucketKey, MetricsRepository
 
 PRODUCER_SETTINGS: dict[str, Any] = {
     "acks": "all",
@@ -105,15 +106,54 @@ async def publish_paced(
     )
 
 
-async def visible(collection: Any, ids: Sequence[str]) -> set[str]:
-    """Which of these `_id`s a query finds (an index lookup each: cheap, unlike a count)."""
-    if not ids:
-        return set()
-    return {d["_id"] async for d in collection.find({"_id": {"$in": list(ids)}}, {"_id": 1})}
+class Documents:
+    """A baseline consumer's collection: one document per message, `_id` = its event id."""
+
+    def __init__(self, collection: Any) -> None:
+        self.collection = collection
+
+    async def visible(self, ids: Sequence[str]) -> set[str]:
+        """Which of these `_id`s a query finds (an index lookup each: cheap, unlike a count)."""
+        if not ids:
+            return set()
+        cursor = self.collection.find({"_id": {"$in": list(ids)}}, {"_id": 1})
+        return {d["_id"] async for d in cursor}
+
+    async def stored(self, *, expected: int) -> int:
+        """How many documents the collection holds: the cheap estimate when it says
+        `expected`, else an exact count (a count scans every document here: seconds)."""
+        estimate = int(await self.collection.estimated_document_count())
+        return estimate if estimate == expected else int(await self.collection.count_documents({}))
+
+
+class Observations:
+    """The metrics service's storage, read the way the service reads it: by (tenant, client,
+    day) bucket through its index (see services/metrics/repository.py)."""
+
+    def __init__(self, db: Any, tenant_id: str) -> None:
+        self.repo = MetricsRepository(db)
+        self.tenant_id = tenant_id
+        self.buckets: dict[str, BucketKey] = {}
+
+    def expect(self, messages: Iterable[Message]) -> Observations:
+        self.buckets |= {m.event_id: m.bucket for m in messages}
+        return self
+
+    async def visible(self, ids: Sequence[str]) -> set[str]:
+        if not ids:
+            return set()
+        stored = await self.repo.stored_ids({self.buckets[i] for i in ids})
+        return {i for i in ids if i in stored[self.buckets[i]]}
+
+    async def stored(self, *, expected: int) -> int:  # same shape as Documents
+        return await self.repo.count(self.tenant_id)
+
+
+Store = Documents | Observations
 
 
 async def wait_visible(
-    collection: Any,
+    store: Store,
     ids: Sequence[str],
     *,
     limit_s: float,
@@ -124,20 +164,13 @@ async def wait_visible(
     deadline = time.perf_counter() + limit_s
     missing = set(ids)
     while True:
-        missing -= await visible(collection, sorted(missing))
+        missing -= await store.visible(sorted(missing))
         now = time.perf_counter()
         if not missing:
             return now
         if now >= deadline:
             return None
         await asyncio.sleep(interval)
-
-
-async def stored(collection: Any, *, expected: int) -> int:
-    """How many documents a collection holds: the cheap estimate when it says `expected`,
-    else an exact count (a count scans every document on this database: seconds)."""
-    estimate = int(await collection.estimated_document_count())
-    return estimate if estimate == expected else int(await collection.count_documents({}))
 
 
 @dataclass(frozen=True)
@@ -150,7 +183,7 @@ class Timed:
 async def timed_ingest(
     prod: AIOKafkaProducer,
     topic: str,
-    collection: Any,
+    store: Store,
     messages: Sequence[Message],
     *,
     time_box: float,
@@ -172,7 +205,7 @@ async def timed_ingest(
         while True:
             now = time.perf_counter()
             if now - last_look >= 1.0 and marks:
-                seen = await visible(collection, marks)
+                seen = await store.visible(marks)
                 marks = [m for m in marks if m not in seen]
                 found_marks += len(seen)
                 on_progress(found_marks * step)
@@ -180,7 +213,7 @@ async def timed_ingest(
             if missing is None and publishing.done():
                 missing = set(publishing.result().last_ids)
             if missing is not None:
-                missing -= await visible(collection, sorted(missing))
+                missing -= await store.visible(sorted(missing))
                 if not missing:
                     ended = time.perf_counter()
                     on_progress(len(messages))
@@ -195,7 +228,7 @@ async def timed_ingest(
 
 
 async def poll_visible(
-    collection: Any,
+    store: Store,
     sent: dict[str, float],
     latencies: list[float],
     *,
@@ -209,7 +242,7 @@ async def poll_visible(
     while True:
         finished = done.is_set()
         waiting = [i for i in list(sent) if i not in seen]
-        for i in await visible(collection, waiting):
+        for i in await store.visible(waiting):
             seen.add(i)
             latencies.append(time.perf_counter() - sent[i])
         if finished and len(seen) == len(sent):

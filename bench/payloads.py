@@ -15,6 +15,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from services.metrics.pipeline import bucket_key
+from services.metrics.repository import BucketKey
 from shared.events import AnalyticsObserved
 
 # platform -> (source api, canonical metrics its posts report as running totals)
@@ -45,6 +47,7 @@ class Message:
     key: bytes
     value: bytes
     event_id: str
+    bucket: BucketKey  # where the metrics service stores it: (tenant, client, UTC day)
 
 
 @dataclass
@@ -105,7 +108,12 @@ class Workload:
             entity = self.entities[client_id][k % ENTITIES_PER_CLIENT]
             event = self._observe(entity)
             out.append(
-                Message(event.partition_key(), event.model_dump_json().encode(), event.event_id)
+                Message(
+                    event.partition_key(),
+                    event.model_dump_json().encode(),
+                    event.event_id,
+                    bucket_key(event),
+                )
             )
         self.sent += n
         return out

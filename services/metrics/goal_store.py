@@ -30,11 +30,10 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.metrics.kpis import ENGAGEMENT_PARTS, KPI_NAMES, compute_kpis
 from services.metrics.registry import MetricKind, metric
-from services.metrics.repository import indexed_stages
+from services.metrics.repository import BUCKETS, indexed_stages
 from shared.money import Money
 
 GOALS = "goals"
-OBSERVATIONS = "observations"
 Bucket = Literal["hour", "day", "week"]
 Point = tuple[datetime, Decimal]
 Triple = tuple[str, str, str]  # (tenant_id, client_id, platform)
@@ -227,7 +226,7 @@ class GoalRepository:
 
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.goals = db[GOALS]
-        self.observations = db[OBSERVATIONS]
+        self.observations = db[BUCKETS]  # read through `indexed_stages`
 
     # goals ------------------------------------------------------------------------------
 

@@ -1,16 +1,16 @@
 """Application service for ingestion: store a batch of observations exactly once and stage
 its MetricsIngested events in the same transaction.
 
-Per batch the database sees the inserts, the outbox event and one commit. Series states and
-post facts come from in-memory caches (see `caches.py`); only cache misses read the
-database, outside the transaction.
+Per batch the database sees one insert of bucket documents (see `repository.py`), the outbox
+event and one commit. Stored ids, series states and post facts come from in-memory caches
+(see `caches.py`); only cache misses read the database, outside the transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -32,7 +32,12 @@ from services.metrics.metrics import (
     OBSERVATIONS_INGESTED,
     PUBLISH_LATENCY,
 )
-from services.metrics.repository import MetricsRepository
+from services.metrics.repository import (
+    BucketKey,
+    MetricsRepository,
+    bucket_documents,
+    utc_day,
+)
 from shared import mongo, topics
 from shared.envelope import utcnow
 from shared.events import AnalyticsObserved, PostScheduled
@@ -40,6 +45,19 @@ from shared.runtime import Runtime
 
 Batch = Sequence[tuple[ConsumerRecord[Any, Any] | None, AnalyticsObserved]]
 POST_FIELDS = ("budget_id", "pillar", "content_type")
+STORE_ATTEMPTS = 5  # a bucket collision means another consumer stored some records meanwhile
+
+
+def origin(record: ConsumerRecord[Any, Any] | None, event: AnalyticsObserved) -> str:
+    """Where an observation came from, sortable: its Kafka partition and offset (the same for
+    every consumer that reads it), or its event id when it did not come from Kafka."""
+    if record is None:
+        return f"e{event.event_id}"
+    return f"p{record.partition:05d}o{record.offset:019d}"
+
+
+def bucket_key(event: AnalyticsObserved) -> BucketKey:
+    return event.tenant_id, event.client_id, utc_day(event.observed_at)
 
 
 class Ingestion:
@@ -53,25 +71,33 @@ class Ingestion:
         tracker: GoalTracker | None = None,
         series_cache_size: int = 200_000,
         post_cache_size: int = 100_000,
+        stored_ids_cache_size: int = 50_000,
     ) -> None:
         self.runtime = runtime
         self.repo = repo
         self.tracker = tracker
         self.series: Lru[SeriesState] = Lru(series_cache_size)
+        # ids stored per (tenant, client, day): a replay shares its original's client and day
+        self.stored: Lru[set[str]] = Lru(stored_ids_cache_size)
         self.posts: Lru[dict[str, Any]] = Lru(post_cache_size, ttl_s=600)
+        # posts the calendar never scheduled (published natively): not asked again for a
+        # minute; a PostScheduled seen here meanwhile wins, since known posts are looked up first
+        self.unknown_posts: Lru[bool] = Lru(post_cache_size, ttl_s=60)
 
     def rebalance_listener(self) -> ClearOnRebalance:
         """Give to the observations subscriber: partition changes invalidate series states."""
-        return ClearOnRebalance(self.series)
+        return ClearOnRebalance(self.series, self.stored)
 
     def remember_post(self, event: PostScheduled) -> None:
         self.posts.put_many({event.post_id: {f: getattr(event, f) for f in POST_FIELDS}})
 
     async def _posts(self, post_ids: set[str]) -> dict[str, dict[str, Any]]:
         found, missing = self.posts.get_many(post_ids)
+        _, missing = self.unknown_posts.get_many(missing)
         if missing:
             loaded = await self.repo.posts_by_id(set(missing))
             self.posts.put_many(loaded)
+            self.unknown_posts.put_many({pid: True for pid in missing if pid not in loaded})
             found |= loaded
         return found
 
@@ -105,31 +131,51 @@ class Ingestion:
 
     async def ingest(self, batch: Batch) -> int:
         """Store new observations (replays dropped) and stage MetricsIngested; returns how
-        many were new. `batch` pairs each event with its Kafka record (None: not from Kafka).
-
-        Replays are rare, so the batch is first written as if all were new; the unique `_id`
-        rejects a replay, the transaction rolls back, and only then are stored ids looked up.
-        """
+        many were new. `batch` pairs each event with its Kafka record (None: not from Kafka)."""
         if not batch:
             return 0
-        unique = {e.event_id: e for _, e in batch}  # the same observation twice in one batch
-        try:
-            fresh = await self._store(list(unique.values()))
-        except BulkWriteError as e:
-            if not mongo.only_duplicates(e):
-                raise
-            # some were stored before (a replay, or another consumer before a rebalance):
-            # what we assumed about their series may be stale too
-            self.series.clear()
-            new = await self.repo.new_ids(list(unique))
-            fresh = await self._store([e for e in unique.values() if e.event_id in new])
+        unique: dict[str, AnalyticsObserved] = {}  # the same observation twice in one batch
+        origins: dict[str, str] = {}
+        for record, event in batch:
+            if event.event_id not in unique:
+                unique[event.event_id] = event
+                origins[event.event_id] = origin(record, event)
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            stored = await self._stored_ids(unique.values())
+            fresh = [e for e in unique.values() if e.event_id not in stored[_key(e)]]
+            try:
+                await self._store(fresh, origins, stored)
+                break
+            except BulkWriteError as e:
+                if not mongo.only_duplicates(e) or attempt == STORE_ATTEMPTS:
+                    raise
+                # another consumer stored some of these records meanwhile (a rebalance): what
+                # this one knew of those clients' stored ids and series is stale
+                self.stored.clear()
+                self.series.clear()
         self._observe(batch, fresh)
         return len(fresh)
 
-    async def _store(self, fresh: list[AnalyticsObserved]) -> list[AnalyticsObserved]:
+    async def _stored_ids(self, events: Iterable[AnalyticsObserved]) -> dict[str, set[str]]:
+        """Stored ids of the (tenant, client, day) buckets these events fall in."""
+        wanted = {_key(e): bucket_key(e) for e in events}
+        found, missing = self.stored.get_many(wanted)
+        if missing:
+            loaded = await self.repo.stored_ids(wanted[k] for k in missing)
+            fetched = {_key_of(k): ids for k, ids in loaded.items()}
+            self.stored.put_many(fetched)
+            found |= fetched
+        return found
+
+    async def _store(
+        self,
+        fresh: list[AnalyticsObserved],
+        origins: Mapping[str, str],
+        stored: Mapping[str, set[str]],
+    ) -> None:
         """Insert observations and their MetricsIngested in one transaction (all or none)."""
         if not fresh:
-            return fresh
+            return
         posts = await self._posts({e.post_id for e in fresh if e.post_id})
         budgets_by_post = {pid: p["budget_id"] for pid, p in posts.items() if p.get("budget_id")}
         states = await self._states(fresh)
@@ -144,15 +190,17 @@ class Ingestion:
         ingested = summarize(added, budgets_by_post=budgets_by_post)
         runtime = self.runtime
         async with mongo.transaction(runtime.mongo) as session:
-            await self.repo.insert(docs, session=session)
+            await self.repo.insert(bucket_documents(docs, origins), session=session)
             await runtime.outbox.stage(session, runtime.topics(topics.METRICS_INGESTED), *ingested)
-        self.series.put_many(changed)  # only once committed
+        # only once committed: what this consumer now knows is stored
+        self.series.put_many(changed)
+        for e in fresh:
+            stored[_key(e)].add(e.event_id)
         runtime.outbox.kick()
         if self.tracker is not None:  # goals of these clients may have moved
             await self.tracker.on_ingested(
                 {(e.tenant_id, e.client_id, e.platform.value) for e in fresh}
             )
-        return fresh
 
     @staticmethod
     def _observe(batch: Batch, fresh: list[AnalyticsObserved]) -> None:
@@ -165,3 +213,11 @@ class Ingestion:
         for e in fresh:
             OBSERVATIONS_INGESTED.labels(e.tenant_id, e.platform.value).inc()
             INGEST_LAG.observe(max(0.0, (now - e.observed_at).total_seconds()))
+
+
+def _key(event: AnalyticsObserved) -> str:
+    return _key_of(bucket_key(event))
+
+
+def _key_of(key: BucketKey) -> str:
+    return "|".join(key)

@@ -1,9 +1,26 @@
-"""Metrics storage: observations (one document each, `_id` = event id) and known posts."""
+"""Metrics storage: observations in per-client, per-day buckets, and known posts.
+
+An observation is stored once, inside a bucket document of collection `observation_buckets`:
+one bucket per (tenant, client, UTC day of `observed_at`) and consumed batch, holding the
+observations' documents (`obs`, each with `_id` = its event id) and their ids (`ids`). A batch
+of 5,000 observations for 1,000 clients becomes ~1,000 documents and index entries instead of
+5,000: the local database charges per document and per index entry far more than per byte.
+
+Queries read a client's buckets through the one index (tenant, client, day), unwind them and
+then filter and group the observations as if they were documents (see `indexed_stages`).
+
+Deduplication stays exact per event id: a replay of an observation has the same client and
+`observed_at`, so its id is in the `ids` of that client's buckets of that day (`stored_ids`).
+A bucket's `_id` is derived from its first observation's Kafka partition and offset, so two
+consumers storing the same records after a rebalance collide instead of storing them twice.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -14,50 +31,89 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.metrics.ingest import SeriesState, state_from_document
 from shared.events import PostScheduled
 
+BUCKETS = "observation_buckets"
 INDEXES = {
-    # One index, since each costs every insert on the hot path: a client's observations (KPIs,
-    # goals, recent) and, within them, one entity's newest reading (series state after a
-    # restart or rebalance; a client may have thousands of entities).
-    "observations": [
-        IndexModel(
-            [
-                ("tenant_id", ASCENDING),
-                ("client_id", ASCENDING),
-                ("entity_id", ASCENDING),
-                ("observed_at", DESCENDING),
-            ]
-        )
-    ],
+    # The only index of the hot path (each one costs every insert): a client's buckets, by day.
+    BUCKETS: [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING), ("day", ASCENDING)])],
     "posts": [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)])],
 }
+INDEXED = ("tenant_id", "client_id")  # what a query may ask of the index, by equality
 LOOKUP_CHUNK = 200  # ids per `$in`: the local server's `$in` cost grows with list x matches
 LOOKUP_CONCURRENCY = 32
-SERIES_FIELDS = {
-    f: 1
-    for f in ("metrics", "carried", "observed_at", "spend_amount", "revenue_amount", "leads",
-              "visits", "conversions", "client_id", "platform", "entity_level", "window",
-              "window_start", "cumulative")
-}  # fmt: skip
+
+BucketKey = tuple[str, str, str]  # (tenant_id, client_id, UTC day "YYYY-MM-DD")
 
 
-INDEXED = ("tenant_id", "client_id", "entity_id")
+def utc_day(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def _day_bounds(when: Any) -> dict[str, str]:
+    """The bucket days an `observed_at` condition can match (buckets are by UTC day)."""
+    if not isinstance(when, Mapping):
+        return {"$eq": utc_day(when)} if isinstance(when, datetime) else {}
+    bounds: dict[str, str] = {}
+    for op, at in when.items():
+        if isinstance(at, datetime) and op in ("$gte", "$gt"):
+            bounds["$gte"] = utc_day(at)
+        elif isinstance(at, datetime) and op in ("$lt", "$lte"):
+            bounds["$lte"] = utc_day(at)
+    return bounds
 
 
 def indexed_stages(match: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """`$match` stages with the index's equality prefix first and the rest after: the local
-    MongoDB-wire server uses an index only when a stage's fields are exactly its prefix."""
+    """Aggregation stages yielding the stored observations that match `match`: the client's
+    buckets by the index (the local MongoDB-wire server uses an index only when a `$match`
+    stage is exactly its prefix), narrowed to the days `observed_at` allows, unwound into
+    observation documents, then the rest of `match` on those."""
     first = {k: match[k] for k in INDEXED if k in match}
-    rest = {k: v for k, v in match.items() if k not in first}
-    return [{"$match": first}] + ([{"$match": rest}] if rest else [])
+    if "tenant_id" not in first:
+        raise ValueError("observation queries are scoped by tenant")
+    stages: list[dict[str, Any]] = [{"$match": first}]
+    if days := _day_bounds(match.get("observed_at")):
+        stages.append({"$match": {"day": days}})
+    stages += [{"$unwind": "$obs"}, {"$replaceRoot": {"newRoot": "$obs"}}]
+    if rest := {k: v for k, v in match.items() if k not in first}:
+        stages.append({"$match": rest})
+    return stages
+
+
+def bucket_documents(
+    docs: Iterable[dict[str, Any]], origins: Mapping[str, str]
+) -> list[dict[str, Any]]:
+    """Observation documents grouped into buckets (see the module docstring). `origins` maps
+    an event id to a sortable origin (its Kafka partition and offset, or its id); a bucket is
+    named after its first origin."""
+    grouped: dict[BucketKey, list[dict[str, Any]]] = defaultdict(list)
+    for doc in docs:
+        grouped[(doc["tenant_id"], doc["client_id"], doc["day"])].append(doc)
+    buckets = []
+    for (tenant_id, client_id, day), obs in grouped.items():
+        first = min(origins[d["_id"]] for d in obs)
+        buckets.append(
+            {
+                "_id": f"{tenant_id}|{client_id}|{day}|{first}",
+                "tenant_id": tenant_id,
+                "client_id": client_id,
+                "day": day,
+                "ids": [d["_id"] for d in obs],
+                "obs": obs,
+            }
+        )
+    return buckets
 
 
 def _chunks(items: list[str], size: int = LOOKUP_CHUNK) -> list[list[str]]:
     return [items[i : i + size] for i in range(0, len(items), size)]
 
 
+def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
+    return all(doc.get(k) == v for k, v in query.items())
+
+
 class MetricsRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
-        self.observations = db["observations"]
+        self.buckets = db[BUCKETS]
         self.posts = db["posts"]
 
     async def upsert_post(self, event: PostScheduled) -> None:
@@ -78,46 +134,73 @@ class MetricsRepository:
             found |= {d["_id"]: d async for d in cursor}
         return found
 
-    async def new_ids(
-        self, ids: list[str], *, session: AsyncClientSession | None = None
-    ) -> set[str]:
-        """Which of these observation ids are not stored yet (replays are filtered out)."""
-        seen: set[str] = set()
-        for chunk in _chunks(ids):
-            cursor = self.observations.find({"_id": {"$in": chunk}}, {"_id": 1}, session=session)
-            seen |= {d["_id"] async for d in cursor}
-        return set(ids) - seen
+    # writes and the hot path's reads --------------------------------------------------------
 
-    async def insert(self, docs: list[dict[str, Any]], *, session: AsyncClientSession) -> None:
-        if docs:
-            await self.observations.insert_many(docs, ordered=True, session=session)
+    async def insert(self, buckets: list[dict[str, Any]], *, session: AsyncClientSession) -> None:
+        if buckets:
+            await self.buckets.insert_many(buckets, ordered=True, session=session)
 
-    async def latest_states(self, wanted: Mapping[str, dict[str, Any]]) -> dict[str, SeriesState]:
-        """Latest stored reading of each series (key -> its filter); absent series are new.
-
-        One indexed, newest-first lookup per series, run concurrently; used only when the
-        in-memory cache misses (after a start or a rebalance)."""
+    async def stored_ids(self, keys: Iterable[BucketKey]) -> dict[BucketKey, set[str]]:
+        """Ids of the observations stored per (tenant, client, day): one indexed query each,
+        run concurrently; used when the ingestion's cache misses (after a start or rebalance)."""
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
-        async def one(key: str, query: dict[str, Any]) -> tuple[str, SeriesState | None]:
-            # Ask by the index prefix only (see `indexed_stages`); other series of the entity
-            # (other windows) are skipped here, newest first, so the first match is the latest.
-            indexed = {k: query[k] for k in INDEXED}
-            rest = {k: v for k, v in query.items() if k not in indexed}
+        async def one(key: BucketKey) -> tuple[BucketKey, set[str]]:
+            tenant_id, client_id, day = key
+            query = {"tenant_id": tenant_id, "client_id": client_id, "day": day}
             async with gate:
-                cursor = (
-                    self.observations.find(indexed, SERIES_FIELDS)
-                    .sort("observed_at", DESCENDING)
-                    .batch_size(20)
-                )
-                async for doc in cursor:
-                    if all(doc.get(k) == v for k, v in rest.items()):
-                        await cursor.close()
-                        return key, state_from_document(doc)
-            return key, None
+                ids = {i async for b in self.buckets.find(query, {"ids": 1}) for i in b["ids"]}
+            return key, ids
 
-        results = await asyncio.gather(*(one(k, q) for k, q in wanted.items()))
-        return {key: state for key, state in results if state is not None}
+        return dict(await asyncio.gather(*(one(k) for k in set(keys))))
+
+    async def _newest_first(
+        self, tenant_id: str, client_id: str
+    ) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+        """A client's buckets, newest day first, as (day, observation documents)."""
+        cursor = self.buckets.find(
+            {"tenant_id": tenant_id, "client_id": client_id}, {"day": 1, "obs": 1}
+        ).sort("day", DESCENDING)
+        async for bucket in cursor:
+            yield bucket["day"], bucket["obs"]
+
+    async def latest_states(self, wanted: Mapping[str, dict[str, Any]]) -> dict[str, SeriesState]:
+        """Latest stored reading of each series (key -> its filter, see `series_filter`);
+        absent series are new. Used only when the in-memory cache misses: one newest-first
+        walk over each client's buckets, stopping at the first day that had every series."""
+        by_client: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+        for key, query in wanted.items():
+            by_client[(query["tenant_id"], query["client_id"])][key] = query
+        gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
+
+        async def one(client: tuple[str, str], series: dict[str, dict[str, Any]]) -> dict[str, Any]:
+            latest: dict[str, dict[str, Any]] = {}
+            async with gate:
+                current = None
+                async for day, docs in self._newest_first(*client):
+                    if day != current and len(latest) == len(series):
+                        break  # every series was seen on a later day
+                    current = day
+                    for doc in docs:
+                        for key, query in series.items():
+                            seen = latest.get(key)
+                            if (seen is None or doc["observed_at"] > seen["observed_at"]) and (
+                                _matches(doc, query)
+                            ):
+                                latest[key] = doc
+            return latest
+
+        states: dict[str, SeriesState] = {}
+        for found in await asyncio.gather(*(one(c, s) for c, s in by_client.items())):
+            states |= {key: state_from_document(doc) for key, doc in found.items()}
+        return states
+
+    # queries ---------------------------------------------------------------------------------
+
+    async def find(self, match: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """Stored observation documents matching `match` (which names the tenant)."""
+        cursor = await self.buckets.aggregate(indexed_stages(match))
+        return await cursor.to_list(None)
 
     async def rollup(
         self,
@@ -128,8 +211,7 @@ class MetricsRepository:
         then: dict[str, Any] | None = None,
     ) -> list[dict[str, Any]]:
         """Sums of contributions per group (and spend currency), one aggregation. `then` is a
-        second filter applied after the indexed one (the local server drops the index when
-        `$or` sits in the first `$match`)."""
+        second filter applied after `match`."""
         group: dict[str, Any] = {
             "_id": {"key": f"${group_field}" if group_field else None, "cur": "$spend_currency"},
             "observations": {"$sum": 1},
@@ -141,7 +223,7 @@ class MetricsRepository:
         stages = indexed_stages(match)
         if then:
             stages.append({"$match": then})
-        cursor = await self.observations.aggregate([*stages, {"$group": group}])
+        cursor = await self.buckets.aggregate([*stages, {"$group": group}])
         return await cursor.to_list(None)
 
     async def levels(
@@ -162,13 +244,21 @@ class MetricsRepository:
         return out
 
     async def recent(self, tenant_id: str, client_id: str, limit: int) -> list[dict[str, Any]]:
-        cursor = (
-            self.observations.find({"tenant_id": tenant_id, "client_id": client_id})
-            .sort("observed_at", DESCENDING)
-            .limit(limit)
-        )
-        return await cursor.to_list(limit)
+        """A client's newest observations (by `observed_at`), reading only the newest days."""
+        docs: list[dict[str, Any]] = []
+        current = None
+        async for day, obs in self._newest_first(tenant_id, client_id):
+            if day != current and len(docs) >= limit:
+                break  # older days hold only older observations
+            current = day
+            docs += obs
+        docs.sort(key=lambda d: d["observed_at"], reverse=True)
+        return docs[:limit]
 
     async def count(self, tenant_id: str, client_id: str | None = None) -> int:
         query = {"tenant_id": tenant_id} | ({"client_id": client_id} if client_id else {})
-        return await self.observations.count_documents(query)
+        cursor = await self.buckets.aggregate(
+            [{"$match": query}, {"$group": {"_id": None, "n": {"$sum": {"$size": "$ids"}}}}]
+        )
+        rows = await cursor.to_list(None)
+        return int(rows[0]["n"]) if rows else 0

@@ -28,6 +28,7 @@ from services.budget.settings import BudgetSettings
 from services.calendar.app import create_app as calendar_app
 from services.calendar.settings import CalendarSettings
 from services.metrics.app import create_app as metrics_app
+from services.metrics.repository import MetricsRepository
 from services.metrics.settings import MetricsSettings
 from shared import mongo
 from shared.auth import AgencyDirectory
@@ -87,6 +88,11 @@ class Platform:
 
     def db(self, service: str) -> Any:
         return self.mongo[f"{self.prefix}{service}"]
+
+    async def observations(self, tenant_id: str, **match: Any) -> list[dict[str, Any]]:
+        """Observation documents the metrics service stored for a tenant."""
+        repo = MetricsRepository(self.db("metrics"))
+        return await repo.find({"tenant_id": tenant_id, **match})
 
     async def new_agency(self, name: str = "Agency") -> tuple[str, dict[str, str]]:
         """A new agency: its tenant id and the headers carrying its API key."""

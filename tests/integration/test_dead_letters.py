@@ -73,7 +73,7 @@ async def test_observations_topic_poison_in_a_batch(platform: Platform) -> None:
     await platform.send(topics.ANALYTICS_OBSERVATIONS, good)
 
     async def stored() -> bool:
-        return bool(await platform.db("metrics")["observations"].find_one({"_id": good.event_id}))
+        return bool(await platform.observations(tenant, _id=good.event_id))
 
     await eventually(stored)
     await _assert_dead_lettered(

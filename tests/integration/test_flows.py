@@ -87,7 +87,7 @@ async def test_ingested_event_reports_only_new_observations(platform: Platform) 
     await platform.send(topics.ANALYTICS_OBSERVATIONS, observation(tenant, "cl-1"))
 
     async def stored() -> int:
-        return await platform.db("metrics")["observations"].count_documents({})
+        return len(await platform.observations(tenant))
 
     await eventually(lambda: _equals(stored, 2))
     ingested = await platform.read_topic(topics.METRICS_INGESTED, expect=2, timeout=5)

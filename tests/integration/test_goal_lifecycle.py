@@ -87,8 +87,7 @@ async def gauge(platform: Platform, name: str, **labels: str) -> float | None:
 
 async def stored(platform: Platform, tenant: str, n: int) -> None:
     async def count() -> bool:
-        observations = platform.db("metrics")["observations"]
-        return bool(await observations.count_documents({"tenant_id": tenant}) == n)
+        return len(await platform.observations(tenant)) == n
 
     await eventually(count)
 

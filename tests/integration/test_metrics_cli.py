@@ -24,7 +24,7 @@ def _free_port() -> int:
 async def test_import_csv_command_reports_bad_rows_and_imports_the_rest(
     platform: Platform, tmp_path: Path
 ) -> None:
-    _, headers = await platform.new_agency()
+    tenant, headers = await platform.new_agency()
     source = tmp_path / "obs.csv"
     lines = ["client_id,platform,account_id,entity_id,observed_at,likes"]
     lines += [f"cl-1,instagram,a1,p{i},2026-11-02T10:00:00Z,{i % 40}" for i in range(1, 4501)]
@@ -54,6 +54,6 @@ async def test_import_csv_command_reports_bad_rows_and_imports_the_rest(
     assert rows == {(1001, "likes"), (4002, "platform")}
 
     async def all_stored() -> bool:
-        return await platform.db("metrics")["observations"].count_documents({}) == 4498
+        return len(await platform.observations(tenant)) == 4498
 
     await eventually(all_stored, timeout=60)

@@ -27,9 +27,9 @@ def fixture(name: str) -> dict[str, Any]:
     return data
 
 
-async def stored(platform: Platform, n: int, **query: Any) -> None:
+async def stored(platform: Platform, tenant: str, n: int) -> None:
     async def count() -> bool:
-        return await platform.db("metrics")["observations"].count_documents(query) == n
+        return len(await platform.observations(tenant)) == n
 
     await eventually(count)
 
@@ -59,7 +59,7 @@ ADAPTER_CASES = [
 async def test_every_adapter_through_http_to_storage(
     platform: Platform, adapter: str, payload: str, options: dict[str, Any], expect: dict[str, Any]
 ) -> None:
-    _, headers = await platform.new_agency()
+    tenant, headers = await platform.new_agency()
     body = {
         "context": {"client_id": "cl-1", "account_id": "acct-1",
                     "observed_at": T0.isoformat(), "api_version": "v1"},
@@ -70,8 +70,8 @@ async def test_every_adapter_through_http_to_storage(
     assert r.status_code == 202, r.text
     accepted = r.json()["accepted"]
     assert accepted >= 1
-    await stored(platform, accepted)
-    docs = await platform.db("metrics")["observations"].find().to_list(None)
+    await stored(platform, tenant, accepted)
+    docs = await platform.observations(tenant)
     for metric, value in expect.items():
         assert any(metric in d["metrics"] for d in docs), (metric, docs[0]["metrics"])
         if value is not None:
@@ -82,7 +82,7 @@ async def test_every_adapter_through_http_to_storage(
 
 
 async def test_meta_rename_keeps_one_views_series(platform: Platform) -> None:
-    _, headers = await platform.new_agency()
+    tenant, headers = await platform.new_agency()
     http = platform.http["metrics"]
     for name, hours in (("instagram_post_insights_legacy", 0), ("instagram_post_insights", 24)):
         body = {
@@ -93,7 +93,7 @@ async def test_meta_rename_keeps_one_views_series(platform: Platform) -> None:
         assert (
             await http.post("/ingest/instagram_insights", json=body, headers=headers)
         ).status_code == 202
-    await stored(platform, 2)
+    await stored(platform, tenant, 2)
     report = await kpis(platform, headers, client_id="cl-1", group_by="day")
     by_day = {g["key"]: g["totals"] for g in report["groups"]}
     # lifetime running totals: day 1 reads 2210 (`impressions`, legacy), day 2 reads 2390 (`views`)
@@ -112,7 +112,7 @@ async def test_out_of_order_cumulative_readings_latest_wins(platform: Platform) 
             observation(tenant, "cl-1", metrics={"views": views}, observed_at=at, entity_id="p-1"),
             key=f"{tenant}:cl-1".encode(),
         )
-    await stored(platform, 3)
+    await stored(platform, tenant, 3)
     report = await kpis(platform, headers, client_id="cl-1")
     assert report["groups"][0]["totals"]["views"] == "150"
     repo = platform.apps["metrics"].state.repo
@@ -130,7 +130,7 @@ async def test_incremental_values_add_up_per_window(platform: Platform) -> None:
             observation(tenant, "cl-1", spend="1.10", metrics={"clicks": 2 + hour},
                         observed_at=T0 + timedelta(hours=hour)),
         )  # fmt: skip
-    await stored(platform, 3)
+    await stored(platform, tenant, 3)
     group = (await kpis(platform, headers, client_id="cl-1"))["groups"][0]
     assert group["totals"]["clicks"] == "9"
     assert group["spend"] == {"amount": "3.30", "currency": "EUR"}
@@ -156,7 +156,7 @@ async def test_every_kpi_formula_and_zero_denominators(platform: Platform) -> No
     empty = observation(tenant, "cl-2", spend="5.00", observed_at=T0, metrics={"likes": 3})
     for e in (rich, followers_before, followers_now, empty):
         await platform.send(topics.ANALYTICS_OBSERVATIONS, e)
-    await stored(platform, 4)
+    await stored(platform, tenant, 4)
 
     g = (await kpis(platform, headers, client_id="cl-1"))["groups"][0]["kpis"]
     assert Decimal(g["engagements"]) == 400
@@ -194,12 +194,12 @@ async def test_replays_are_stored_once(platform: Platform) -> None:
     assert r.status_code == 202
     marker = observation(tenant, "cl-1", metrics={"likes": 1}, observed_at=T0, entity_id="m")
     await platform.send(topics.ANALYTICS_OBSERVATIONS, marker)
-    await stored(platform, 2)
+    await stored(platform, tenant, 2)
     assert (await kpis(platform, headers))["groups"][0]["totals"]["likes"] == "6"
 
 
 async def test_csv_import_reports_bad_rows_and_imports_the_rest(platform: Platform) -> None:
-    _, headers = await platform.new_agency()
+    tenant, headers = await platform.new_agency()
     csv_text = (
         "client_id,platform,account_id,entity_level,entity_id,observed_at,window,cumulative,"
         "likes,clicks,spend_amount,spend_currency\n"
@@ -217,7 +217,7 @@ async def test_csv_import_reports_bad_rows_and_imports_the_rest(platform: Platfo
     errors = {(e["row"], e["field"]) for e in body["errors"]}
     assert {(2, "platform"), (3, "observed_at"), (4, "likes"), (5, "spend_currency")} <= errors
     assert all(e["reason"] for e in body["errors"])
-    await stored(platform, 2)
+    await stored(platform, tenant, 2)
 
 
 async def test_bad_observations_are_dead_lettered_and_rejected_over_http(
@@ -230,7 +230,7 @@ async def test_bad_observations_are_dead_lettered_and_rejected_over_http(
     await platform.send(topics.ANALYTICS_OBSERVATIONS, wrong_key, key=b"other-agency:cl-1")
     good = observation(tenant, "cl-1", entity_id="ok")
     await platform.send(topics.ANALYTICS_OBSERVATIONS, good)
-    await stored(platform, 1)
+    await stored(platform, tenant, 1)
     dlq = await platform.read_topic(topics.dlq(topics.ANALYTICS_OBSERVATIONS), expect=2)
     reasons = sorted(dict(r.headers)["x-dlq-reason"].decode() for r in dlq)
     assert "unknown metric 'vibes'" in reasons[0]
@@ -283,7 +283,7 @@ async def test_rollups_by_pillar_and_content_type_join_the_calendar_posts(
             observation(tenant, client_id, post_id=post_ids[pillar], entity_id=post_ids[pillar],
                         metrics={"likes": likes}, observed_at=T0),
         )  # fmt: skip
-    await stored(platform, 2)
+    await stored(platform, tenant, 2)
     by_pillar = await kpis(platform, headers, client_id=client_id, group_by="pillar")
     assert {g["key"]: g["totals"]["likes"] for g in by_pillar["groups"]} == {
         "recipes": "30",

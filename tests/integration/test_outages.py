@@ -21,6 +21,7 @@ from prometheus_client import REGISTRY
 
 from deploy.local import stack
 from services.metrics.app import create_app
+from services.metrics.repository import MetricsRepository
 from services.metrics.settings import MetricsSettings
 from shared import mongo, topics
 from shared.auth import AgencyDirectory
@@ -114,8 +115,8 @@ async def test_database_killed_mid_stream_loses_and_dead_letters_nothing(
         return event.event_id
 
     async def stored_ids() -> set[str]:
-        docs = runtime.db["observations"].find({}, {"_id": 1})
-        return {d["_id"] async for d in docs}
+        docs = await MetricsRepository(runtime.db).find({"tenant_id": ctx["tenant"]})
+        return {d["_id"] for d in docs}
 
     first = await send("before")
     await eventually(lambda: _contains(stored_ids, {first}), timeout=30)
