@@ -46,6 +46,7 @@ from bench.consumers import RAW_MAX_RECORDS
 from bench.payloads import Message, Workload
 from bench.report import console, print_table, summarize
 from deploy.local import stack
+from services.metrics.repository import shard_of
 from services.metrics.settings import MetricsSettings
 from shared import auth, mongo, topics
 from shared.auth import AgencyDirectory
@@ -310,11 +311,11 @@ class Bench:
         messages = workload.take(args.observations)
         warmups = Workload(agency.tenant_id, clients=1, seed=1).take(3)
         for i, w in enumerate(warmups):  # its own client: never one of the measured series
-            tenant_id, client_id, day = w.bucket
-            bucket = (tenant_id, client_id.replace("client-", "warmup-"), day)
+            tenant_id, _, day = w.bucket
+            client_id = w.key.decode().split(":", 1)[1].replace("client-", "warmup-")
             warmups[i] = Message(w.key.replace(b"client-", b"warmup-"),
                                  w.value.replace(b"client-", b"warmup-"), w.event_id,
-                                 bucket)  # fmt: skip
+                                 (tenant_id, shard_of(client_id), day))  # fmt: skip
         size = sum(len(m.value) for m in messages)
         console.print(f"  built in {time.perf_counter() - t:.1f}s: {size / 1e6:.1f} MB, "
                       f"{size / len(messages):.0f} bytes per message on average")  # fmt: skip

@@ -15,8 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from services.metrics.pipeline import bucket_key
-from services.metrics.repository import BucketKey
+from services.metrics.repository import BucketKey, bucket_key
 from shared.events import AnalyticsObserved
 
 # platform -> (source api, canonical metrics its posts report as running totals)
@@ -47,7 +46,7 @@ class Message:
     key: bytes
     value: bytes
     event_id: str
-    bucket: BucketKey  # where the metrics service stores it: (tenant, client, UTC day)
+    bucket: BucketKey  # where the metrics service stores it: (tenant, client shard, UTC day)
 
 
 @dataclass
@@ -112,7 +111,7 @@ class Workload:
                     event.partition_key(),
                     event.model_dump_json().encode(),
                     event.event_id,
-                    bucket_key(event),
+                    bucket_key(event.tenant_id, event.client_id, event.observed_at),
                 )
             )
         self.sent += n

@@ -3,6 +3,7 @@ record is dead-lettered alone while the rest of the batch is processed."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -21,10 +22,16 @@ async def decode_batch(
     *,
     dead_letters: DeadLetters,
     check: Callable[[ConsumerRecord[Any, Any], M], Awaitable[None]] | None = None,
+    yield_every: int = 250,
 ) -> list[tuple[ConsumerRecord[Any, Any], M]]:
-    """Valid (record, event) pairs in order; every invalid record goes to its `.dlq`."""
+    """Valid (record, event) pairs in order; every invalid record goes to its `.dlq`.
+
+    Yields to the event loop every `yield_every` records, so that writes already sent (of the
+    previous part of a batch) are answered and go on while this one is decoded."""
     valid: list[tuple[ConsumerRecord[Any, Any], M]] = []
-    for record in records:
+    for n, record in enumerate(records, 1):
+        if n % yield_every == 0:
+            await asyncio.sleep(0)
         try:
             event = model.model_validate_json(record.value or b"")
             if check is not None:

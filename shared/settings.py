@@ -15,6 +15,13 @@ class ServiceSettings(BaseSettings):
 
     service_name: str = "service"
     host: str = "127.0.0.1"
+    gc_threshold: int = Field(
+        default=50_000,
+        ge=700,
+        description="Allocations between young-generation garbage collections (Python's "
+        "default, 700, makes a consumer holding large caches spend a third of its time in "
+        "the collector).",
+    )
     port: int = Field(default=8100, ge=1, le=65535)
     kafka_bootstrap_servers: str = Field(
         default="127.0.0.1:19092",

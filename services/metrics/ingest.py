@@ -41,7 +41,8 @@ def to_document(
     Absent facts are left out rather than stored as nulls (documents are the hot path's cost).
     """
     e = event
-    at = e.observed_at.astimezone(UTC)
+    at = e.observed_at.astimezone(UTC).date()
+    day = at.isoformat()
     iso = at.isocalendar()
     post = post or {}
     doc: dict[str, Any] = {
@@ -58,9 +59,9 @@ def to_document(
         "observed_at": e.observed_at,
         "source": {"api": e.source.api, "kind": e.source.kind.value},
         "metrics": {m.name: number(m.value) for m in e.metrics},
-        "day": at.strftime("%Y-%m-%d"),
+        "day": day,
         "week": f"{iso.year}-W{iso.week:02d}",
-        "month": at.strftime("%Y-%m"),
+        "month": day[:7],
         "stored_at": stored_at or utcnow(),
     }
     optional = {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
 
@@ -36,7 +37,7 @@ from services.metrics.repository import (
     BucketKey,
     MetricsRepository,
     bucket_documents,
-    utc_day,
+    bucket_key,
 )
 from shared import mongo, topics
 from shared.envelope import utcnow
@@ -48,16 +49,12 @@ POST_FIELDS = ("budget_id", "pillar", "content_type")
 STORE_ATTEMPTS = 5  # a bucket collision means another consumer stored some records meanwhile
 
 
-def origin(record: ConsumerRecord[Any, Any] | None, event: AnalyticsObserved) -> str:
-    """Where an observation came from, sortable: its Kafka partition and offset (the same for
-    every consumer that reads it), or its event id when it did not come from Kafka."""
+def origin(record: ConsumerRecord[Any, Any] | None, event: AnalyticsObserved) -> tuple[str, str]:
+    """Where an observation came from, as (source, sortable position): its Kafka partition and
+    offset (the same for every consumer that reads it), or its id when not from Kafka."""
     if record is None:
-        return f"e{event.event_id}"
-    return f"p{record.partition:05d}o{record.offset:019d}"
-
-
-def bucket_key(event: AnalyticsObserved) -> BucketKey:
-    return event.tenant_id, event.client_id, utc_day(event.observed_at)
+        return "local", event.event_id
+    return f"p{record.partition}", f"{record.offset:019d}"
 
 
 class Ingestion:
@@ -77,7 +74,7 @@ class Ingestion:
         self.repo = repo
         self.tracker = tracker
         self.series: Lru[SeriesState] = Lru(series_cache_size)
-        # ids stored per (tenant, client, day): a replay shares its original's client and day
+        # ids stored per (tenant, shard, day): a replay shares its original's client and day
         self.stored: Lru[set[str]] = Lru(stored_ids_cache_size)
         self.posts: Lru[dict[str, Any]] = Lru(post_cache_size, ttl_s=600)
         # posts the calendar never scheduled (published natively): not asked again for a
@@ -113,7 +110,7 @@ class Ingestion:
         records: Sequence[ConsumerRecord[Any, Any]],
         decode: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[Batch]],
         *,
-        chunk: int = 2500,
+        chunk: int = 1000,
     ) -> int:
         """Ingest a consumed batch chunk by chunk, decoding chunk k+1 while chunk k is being
         written, so this process's CPU work overlaps the database's. Chunks commit in order;
@@ -121,10 +118,11 @@ class Ingestion:
         in_flight: asyncio.Task[int] | None = None
         stored = 0
         for start in range(0, len(records), chunk):
-            valid = await decode(records[start : start + chunk])
+            valid = await decode(records[start : start + chunk])  # yields now and then
             if in_flight is not None:
                 stored += await in_flight  # chunk k committed: its series states are known
             in_flight = asyncio.create_task(self.ingest(valid))
+            await asyncio.sleep(0)  # let it prepare and send its writes before decoding on
         if in_flight is not None:
             stored += await in_flight
         return stored
@@ -135,16 +133,17 @@ class Ingestion:
         if not batch:
             return 0
         unique: dict[str, AnalyticsObserved] = {}  # the same observation twice in one batch
-        origins: dict[str, str] = {}
+        origins: dict[str, tuple[str, str]] = {}
         for record, event in batch:
             if event.event_id not in unique:
                 unique[event.event_id] = event
                 origins[event.event_id] = origin(record, event)
+        keys = {event_id: _key(e) for event_id, e in unique.items()}
         for attempt in range(1, STORE_ATTEMPTS + 1):
-            stored = await self._stored_ids(unique.values())
-            fresh = [e for e in unique.values() if e.event_id not in stored[_key(e)]]
+            stored = await self._stored_ids(unique.values(), keys)
+            fresh = [e for e in unique.values() if e.event_id not in stored[keys[e.event_id]]]
             try:
-                await self._store(fresh, origins, stored)
+                await self._store(fresh, origins, stored, keys)
                 break
             except BulkWriteError as e:
                 if not mongo.only_duplicates(e) or attempt == STORE_ATTEMPTS:
@@ -156,12 +155,14 @@ class Ingestion:
         self._observe(batch, fresh)
         return len(fresh)
 
-    async def _stored_ids(self, events: Iterable[AnalyticsObserved]) -> dict[str, set[str]]:
-        """Stored ids of the (tenant, client, day) buckets these events fall in."""
-        wanted = {_key(e): bucket_key(e) for e in events}
+    async def _stored_ids(
+        self, events: Iterable[AnalyticsObserved], keys: Mapping[str, str]
+    ) -> dict[str, set[str]]:
+        """Stored ids of the (tenant, shard, day) buckets these events fall in."""
+        wanted = {keys[e.event_id]: e for e in events}
         found, missing = self.stored.get_many(wanted)
         if missing:
-            loaded = await self.repo.stored_ids(wanted[k] for k in missing)
+            loaded = await self.repo.stored_ids(_bucket(wanted[k]) for k in missing)
             fetched = {_key_of(k): ids for k, ids in loaded.items()}
             self.stored.put_many(fetched)
             found |= fetched
@@ -170,8 +171,9 @@ class Ingestion:
     async def _store(
         self,
         fresh: list[AnalyticsObserved],
-        origins: Mapping[str, str],
+        origins: Mapping[str, tuple[str, str]],
         stored: Mapping[str, set[str]],
+        keys: Mapping[str, str],
     ) -> None:
         """Insert observations and their MetricsIngested in one transaction (all or none)."""
         if not fresh:
@@ -195,7 +197,7 @@ class Ingestion:
         # only once committed: what this consumer now knows is stored
         self.series.put_many(changed)
         for e in fresh:
-            stored[_key(e)].add(e.event_id)
+            stored[keys[e.event_id]].add(e.event_id)
         runtime.outbox.kick()
         if self.tracker is not None:  # goals of these clients may have moved
             await self.tracker.on_ingested(
@@ -210,14 +212,20 @@ class Ingestion:
             if record is not None and record.timestamp:
                 PUBLISH_LATENCY.observe(max(0.0, committed_ms - record.timestamp) / 1000)
         OBSERVATIONS_DUPLICATE.inc(len(batch) - len(fresh))
+        for (tenant_id, platform), n in Counter((e.tenant_id, e.platform) for e in fresh).items():
+            OBSERVATIONS_INGESTED.labels(tenant_id, platform.value).inc(n)
         for e in fresh:
-            OBSERVATIONS_INGESTED.labels(e.tenant_id, e.platform.value).inc()
             INGEST_LAG.observe(max(0.0, (now - e.observed_at).total_seconds()))
 
 
+def _bucket(event: AnalyticsObserved) -> BucketKey:
+    return bucket_key(event.tenant_id, event.client_id, event.observed_at)
+
+
 def _key(event: AnalyticsObserved) -> str:
-    return _key_of(bucket_key(event))
+    return _key_of(_bucket(event))
 
 
 def _key_of(key: BucketKey) -> str:
-    return "|".join(key)
+    tenant_id, shard, day = key
+    return f"{tenant_id}|{shard}|{day}"

@@ -6,44 +6,53 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.metrics.repository import bucket_documents, indexed_stages
+from services.metrics.repository import SHARDS, bucket_documents, indexed_stages, shard_of
 
 
 def doc(event_id: str, client: str, day: str) -> dict[str, str]:
     return {"_id": event_id, "tenant_id": "t1", "client_id": client, "day": day}
 
 
-def test_buckets_group_by_client_and_day_and_are_named_after_their_first_origin() -> None:
-    docs = [doc("a", "c1", "2026-11-02"), doc("b", "c1", "2026-11-03"),
-            doc("c", "c1", "2026-11-02"), doc("d", "c2", "2026-11-02")]  # fmt: skip
-    origins = {"a": "p00001o0000000000000000012", "b": "p00001o0000000000000000013",
-               "c": "p00001o0000000000000000009", "d": "p00004o0000000000000000002"}  # fmt: skip
+def test_a_clients_shard_is_stable_and_spreads_clients() -> None:
+    assert shard_of("client-00042") == shard_of("client-00042") == 624541856 % SHARDS  # crc32
+    assert len({shard_of(f"client-{i:05d}") for i in range(1000)}) == SHARDS
+
+
+def test_buckets_group_by_shard_day_and_source_and_are_named_after_their_first_record() -> None:
+    a = "client-a"
+    b = next(c for c in (f"client-{i}" for i in range(99)) if shard_of(c) != shard_of(a))
+    docs = [doc("e1", a, "2026-11-02"), doc("e2", a, "2026-11-03"), doc("e3", a, "2026-11-02"),
+            doc("e4", b, "2026-11-02"), doc("e5", a, "2026-11-02")]  # fmt: skip
+    origins = {"e1": ("p1", "0000000000000000012"), "e2": ("p1", "0000000000000000013"),
+               "e3": ("p1", "0000000000000000009"), "e4": ("p4", "0000000000000000002"),
+               "e5": ("local", "e5")}  # fmt: skip
     buckets = {b["_id"]: b for b in bucket_documents(docs, origins)}
+    sa, sb = shard_of(a), shard_of(b)
     assert set(buckets) == {
-        "t1|c1|2026-11-02|p00001o0000000000000000009",
-        "t1|c1|2026-11-03|p00001o0000000000000000013",
-        "t1|c2|2026-11-02|p00004o0000000000000000002",
+        f"t1|{sa}|2026-11-02|p1|0000000000000000009",
+        f"t1|{sa}|2026-11-03|p1|0000000000000000013",
+        f"t1|{sb}|2026-11-02|p4|0000000000000000002",
+        f"t1|{sa}|2026-11-02|local|e5",
     }
-    first = buckets["t1|c1|2026-11-02|p00001o0000000000000000009"]
-    assert first["ids"] == ["a", "c"]
-    assert [d["_id"] for d in first["obs"]] == ["a", "c"]
-    assert (first["tenant_id"], first["client_id"], first["day"]) == ("t1", "c1", "2026-11-02")
+    first = buckets[f"t1|{sa}|2026-11-02|p1|0000000000000000009"]
+    assert first["ids"] == ["e1", "e3"]
+    assert [d["_id"] for d in first["obs"]] == ["e1", "e3"]
+    assert (first["tenant_id"], first["shard"], first["day"]) == ("t1", sa, "2026-11-02")
 
 
-def test_queries_use_the_index_prefix_then_prune_days_then_unwind() -> None:
+def test_queries_use_the_index_prefix_then_prune_days_then_unwind_then_match() -> None:
     paris = timezone(timedelta(hours=1))
     start = datetime(2026, 11, 2, 0, 30, tzinfo=paris)  # 2026-11-01 23:30 UTC
     end = datetime(2026, 11, 5, tzinfo=UTC)
-    stages = indexed_stages(
-        {"tenant_id": "t1", "client_id": "c1", "platform": "x",
-         "observed_at": {"$gte": start, "$lt": end}}
-    )  # fmt: skip
+    match = {"tenant_id": "t1", "client_id": "c1", "platform": "x",
+             "observed_at": {"$gte": start, "$lt": end}}  # fmt: skip
+    stages = indexed_stages(match)
     assert stages[:2] == [
-        {"$match": {"tenant_id": "t1", "client_id": "c1"}},
+        {"$match": {"tenant_id": "t1", "shard": shard_of("c1")}},
         {"$match": {"day": {"$gte": "2026-11-01", "$lte": "2026-11-05"}}},
     ]
     assert stages[2:4] == [{"$unwind": "$obs"}, {"$replaceRoot": {"newRoot": "$obs"}}]
-    assert stages[4] == {"$match": {"platform": "x", "observed_at": {"$gte": start, "$lt": end}}}
+    assert stages[4] == {"$match": {k: v for k, v in match.items() if k != "tenant_id"}}
 
 
 def test_a_tenant_wide_query_without_time_bounds_reads_every_bucket_of_the_tenant() -> None:
