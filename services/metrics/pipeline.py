@@ -12,6 +12,7 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import ConsumerRecord
@@ -41,7 +42,7 @@ from services.metrics.repository import (
 )
 from shared import mongo, topics
 from shared.envelope import utcnow
-from shared.events import AnalyticsObserved, PostScheduled
+from shared.events import AnalyticsObserved, MetricsIngested, PostScheduled
 from shared.runtime import Runtime
 
 Batch = Sequence[tuple[ConsumerRecord[Any, Any] | None, AnalyticsObserved]]
@@ -55,6 +56,16 @@ def origin(record: ConsumerRecord[Any, Any] | None, event: AnalyticsObserved) ->
     if record is None:
         return "local", event.event_id
     return f"p{record.partition}", f"{record.offset:019d}"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A batch ready to write: what is new in it and the documents and events it makes."""
+
+    batch: Batch
+    fresh: list[AnalyticsObserved]
+    buckets: list[dict[str, Any]]
+    ingested: list[MetricsIngested]
 
 
 class Ingestion:
@@ -110,28 +121,65 @@ class Ingestion:
         records: Sequence[ConsumerRecord[Any, Any]],
         decode: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[Batch]],
         *,
-        chunk: int = 1000,
+        chunk: int = 2500,
     ) -> int:
-        """Ingest a consumed batch chunk by chunk, decoding chunk k+1 while chunk k is being
-        written, so this process's CPU work overlaps the database's. Chunks commit in order;
-        a failure fails the batch, whose retry skips what was already stored."""
-        in_flight: asyncio.Task[int] | None = None
-        stored = 0
-        for start in range(0, len(records), chunk):
-            valid = await decode(records[start : start + chunk])  # yields now and then
-            if in_flight is not None:
-                stored += await in_flight  # chunk k committed: its series states are known
-            in_flight = asyncio.create_task(self.ingest(valid))
-            await asyncio.sleep(0)  # let it prepare and send its writes before decoding on
-        if in_flight is not None:
-            stored += await in_flight
+        """Ingest a consumed batch chunk by chunk, pipelined: chunk k+1 is decoded and prepared
+        while chunk k is being written, so this process's CPU work overlaps the database's.
+        Chunks commit in order. Preparing assumes the previous chunk commits; any failure drops
+        the caches, so the retried batch is prepared from what is really stored."""
+        chunks: list[Batch] = []
+        writing: asyncio.Task[int] | None = None
+        written = stored = 0
+        try:
+            for start in range(0, len(records), chunk):
+                chunks.append(await decode(records[start : start + chunk]))
+                prepared = await self._prepare(chunks[-1])
+                if writing is not None:
+                    stored += await writing
+                    written += 1
+                writing = asyncio.create_task(self._write(prepared))
+                await asyncio.sleep(0)  # let it send its writes before decoding on
+            if writing is not None:
+                stored += await writing
+            return stored
+        except BaseException as e:
+            if writing is not None and not writing.done():  # a prepare failed meanwhile
+                await asyncio.wait([writing])
+                if not writing.cancelled():
+                    writing.exception()  # the batch fails anyway: this one is retried too
+            self._forget()
+            if not (isinstance(e, BulkWriteError) and mongo.only_duplicates(e)):
+                raise
+        # Another consumer stored some of these records meanwhile (a rebalance): go on one
+        # chunk at a time, each checked against what is stored now.
+        for start in range(written * chunk, len(records), chunk):
+            n = start // chunk
+            stored += await self.ingest(chunks[n] if n < len(chunks) else await decode(
+                records[start : start + chunk]))  # fmt: skip
         return stored
 
     async def ingest(self, batch: Batch) -> int:
         """Store new observations (replays dropped) and stage MetricsIngested; returns how
         many were new. `batch` pairs each event with its Kafka record (None: not from Kafka)."""
-        if not batch:
-            return 0
+        for attempt in range(1, STORE_ATTEMPTS + 1):
+            try:
+                return await self._write(await self._prepare(batch))
+            except BulkWriteError as e:
+                if not mongo.only_duplicates(e) or attempt == STORE_ATTEMPTS:
+                    raise
+                # another consumer stored some of these records meanwhile: `_write` dropped
+                # the caches, so the next attempt sees what is stored now
+        raise AssertionError("unreachable")
+
+    def _forget(self) -> None:
+        """Drop what this consumer believes is stored (after a failed or conflicting write)."""
+        self.stored.clear()
+        self.series.clear()
+
+    async def _prepare(self, batch: Batch) -> Prepared:
+        """Everything to write for a batch: its new observations (replays dropped), their bucket
+        documents and MetricsIngested. Assumes it will be committed: the caches are updated
+        now, and `_write` drops them if it is not."""
         unique: dict[str, AnalyticsObserved] = {}  # the same observation twice in one batch
         origins: dict[str, tuple[str, str]] = {}
         for record, event in batch:
@@ -139,21 +187,30 @@ class Ingestion:
                 unique[event.event_id] = event
                 origins[event.event_id] = origin(record, event)
         keys = {event_id: _key(e) for event_id, e in unique.items()}
-        for attempt in range(1, STORE_ATTEMPTS + 1):
-            stored = await self._stored_ids(unique.values(), keys)
-            fresh = [e for e in unique.values() if e.event_id not in stored[keys[e.event_id]]]
-            try:
-                await self._store(fresh, origins, stored, keys)
-                break
-            except BulkWriteError as e:
-                if not mongo.only_duplicates(e) or attempt == STORE_ATTEMPTS:
-                    raise
-                # another consumer stored some of these records meanwhile (a rebalance): what
-                # this one knew of those clients' stored ids and series is stale
-                self.stored.clear()
-                self.series.clear()
-        self._observe(batch, fresh)
-        return len(fresh)
+        stored = await self._stored_ids(unique.values(), keys)
+        fresh = [e for e in unique.values() if e.event_id not in stored[keys[e.event_id]]]
+        if not fresh:
+            return Prepared(batch, fresh, [], [])
+        posts = await self._posts({e.post_id for e in fresh if e.post_id})
+        budgets_by_post = {pid: p["budget_id"] for pid, p in posts.items() if p.get("budget_id")}
+        states = await self._states(fresh)
+        added, changed = contributions(fresh, states)
+        now = utcnow()
+        docs = [
+            to_document(
+                c.event, contribution=c, post=posts.get(c.event.post_id or ""), stored_at=now
+            )
+            for c in added
+        ]
+        self.series.put_many(changed)
+        for e in fresh:
+            stored[keys[e.event_id]].add(e.event_id)
+        return Prepared(
+            batch,
+            fresh,
+            bucket_documents(docs, origins),
+            summarize(added, budgets_by_post=budgets_by_post),
+        )
 
     async def _stored_ids(
         self, events: Iterable[AnalyticsObserved], keys: Mapping[str, str]
@@ -168,41 +225,28 @@ class Ingestion:
             found |= fetched
         return found
 
-    async def _store(
-        self,
-        fresh: list[AnalyticsObserved],
-        origins: Mapping[str, tuple[str, str]],
-        stored: Mapping[str, set[str]],
-        keys: Mapping[str, str],
-    ) -> None:
-        """Insert observations and their MetricsIngested in one transaction (all or none)."""
-        if not fresh:
-            return
-        posts = await self._posts({e.post_id for e in fresh if e.post_id})
-        budgets_by_post = {pid: p["budget_id"] for pid, p in posts.items() if p.get("budget_id")}
-        states = await self._states(fresh)
-        added, changed = contributions(fresh, states)
-        now = utcnow()
-        docs = [
-            to_document(
-                c.event, contribution=c, post=posts.get(c.event.post_id or ""), stored_at=now
-            )
-            for c in added
-        ]
-        ingested = summarize(added, budgets_by_post=budgets_by_post)
-        runtime = self.runtime
-        async with mongo.transaction(runtime.mongo) as session:
-            await self.repo.insert(bucket_documents(docs, origins), session=session)
-            await runtime.outbox.stage(session, runtime.topics(topics.METRICS_INGESTED), *ingested)
-        # only once committed: what this consumer now knows is stored
-        self.series.put_many(changed)
-        for e in fresh:
-            stored[keys[e.event_id]].add(e.event_id)
-        runtime.outbox.kick()
-        if self.tracker is not None:  # goals of these clients may have moved
-            await self.tracker.on_ingested(
-                {(e.tenant_id, e.client_id, e.platform.value) for e in fresh}
-            )
+    async def _write(self, prepared: Prepared) -> int:
+        """Insert the buckets and their MetricsIngested in one transaction (all or none);
+        returns how many observations were new."""
+        fresh = prepared.fresh
+        if fresh:
+            runtime = self.runtime
+            try:
+                async with mongo.transaction(runtime.mongo) as session:
+                    await self.repo.insert(prepared.buckets, session=session)
+                    await runtime.outbox.stage(
+                        session, runtime.topics(topics.METRICS_INGESTED), *prepared.ingested
+                    )
+            except BaseException:
+                self._forget()
+                raise
+            runtime.outbox.kick()
+            if self.tracker is not None:  # goals of these clients may have moved
+                await self.tracker.on_ingested(
+                    {(e.tenant_id, e.client_id, e.platform.value) for e in fresh}
+                )
+        self._observe(prepared.batch, fresh)
+        return len(fresh)
 
     @staticmethod
     def _observe(batch: Batch, fresh: list[AnalyticsObserved]) -> None:
