@@ -78,7 +78,7 @@ def batch_at_least_once(
         decoder=raw_records,
         max_records=max_records,
         batch_timeout_ms=50,
-        max_partition_fetch_bytes=8 * 1024 * 1024,
+        max_partition_fetch_bytes=4 * 1024 * 1024,  # bounds what is prefetched (memory)
         **overrides,
     )
 

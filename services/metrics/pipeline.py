@@ -136,6 +136,7 @@ class Ingestion:
                 prepared = await self._prepare(chunks[-1])
                 if writing is not None:
                     stored += await writing
+                    chunks[written] = []  # committed: not needed for a redo
                     written += 1
                 writing = asyncio.create_task(self._write(prepared))
                 await asyncio.sleep(0)  # let it send its writes before decoding on

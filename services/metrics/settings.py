@@ -11,4 +11,4 @@ class MetricsSettings(ServiceSettings):
 
     service_name: str = "metrics"
     port: int = Field(default=8102, ge=1, le=65535)
-    batch_max_records: int = Field(default=5000, ge=1, le=20000)
+    batch_max_records: int = Field(default=10000, ge=1, le=20000)
