@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +27,14 @@ def _numbers(values: Mapping[str, Decimal]) -> dict[str, int | Decimal]:
     return {k: number(v) for k, v in values.items()}
 
 
+@functools.lru_cache(maxsize=4096)
+def _calendar(day: date) -> tuple[str, str, str]:
+    """A UTC day's rollup keys: day, ISO week and month."""
+    iso = day.isocalendar()
+    text = day.isoformat()
+    return text, f"{iso.year}-W{iso.week:02d}", text[:7]
+
+
 def to_document(
     event: AnalyticsObserved,
     *,
@@ -41,9 +50,7 @@ def to_document(
     Absent facts are left out rather than stored as nulls (documents are the hot path's cost).
     """
     e = event
-    at = e.observed_at.astimezone(UTC).date()
-    day = at.isoformat()
-    iso = at.isocalendar()
+    day, week, month = _calendar(e.observed_at.astimezone(UTC).date())
     post = post or {}
     doc: dict[str, Any] = {
         "_id": e.event_id,
@@ -60,8 +67,8 @@ def to_document(
         "source": {"api": e.source.api, "kind": e.source.kind.value},
         "metrics": {m.name: number(m.value) for m in e.metrics},
         "day": day,
-        "week": f"{iso.year}-W{iso.week:02d}",
-        "month": day[:7],
+        "week": week,
+        "month": month,
         "stored_at": stored_at or utcnow(),
     }
     optional = {

@@ -35,8 +35,10 @@ from services.metrics.metrics import (
     PUBLISH_LATENCY,
 )
 from services.metrics.repository import (
+    LOCAL,
     BucketKey,
     MetricsRepository,
+    Origin,
     bucket_documents,
     bucket_key,
 )
@@ -50,12 +52,12 @@ POST_FIELDS = ("budget_id", "pillar", "content_type")
 STORE_ATTEMPTS = 5  # a bucket collision means another consumer stored some records meanwhile
 
 
-def origin(record: ConsumerRecord[Any, Any] | None, event: AnalyticsObserved) -> tuple[str, str]:
-    """Where an observation came from, as (source, sortable position): its Kafka partition and
-    offset (the same for every consumer that reads it), or its id when not from Kafka."""
+def origin(record: ConsumerRecord[Any, Any] | None, event: AnalyticsObserved) -> Origin:
+    """Where an observation came from: its Kafka partition and offset (the same for every
+    consumer that reads it), or its id when not from Kafka."""
     if record is None:
-        return "local", event.event_id
-    return f"p{record.partition}", f"{record.offset:019d}"
+        return LOCAL, event.event_id
+    return record.partition, record.offset
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,7 @@ class Ingestion:
         documents and MetricsIngested. Assumes it will be committed: the caches are updated
         now, and `_write` drops them if it is not."""
         unique: dict[str, AnalyticsObserved] = {}  # the same observation twice in one batch
-        origins: dict[str, tuple[str, str]] = {}
+        origins: dict[str, Origin] = {}
         for record, event in batch:
             if event.event_id not in unique:
                 unique[event.event_id] = event

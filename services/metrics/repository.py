@@ -48,6 +48,8 @@ LOOKUP_CHUNK = 200  # ids per `$in`: the local server's `$in` cost grows with li
 LOOKUP_CONCURRENCY = 32
 
 BucketKey = tuple[str, int, str]  # (tenant_id, shard, UTC day "YYYY-MM-DD")
+Origin = tuple[int, int] | tuple[int, str]  # (Kafka partition, offset) or (LOCAL, event id)
+LOCAL = -1
 
 
 def shard_of(client_id: str) -> int:
@@ -102,21 +104,23 @@ def indexed_stages(match: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def bucket_documents(
-    docs: Iterable[dict[str, Any]], origins: Mapping[str, tuple[str, str]]
+    docs: Iterable[dict[str, Any]], origins: Mapping[str, Origin]
 ) -> list[dict[str, Any]]:
     """Observation documents grouped into buckets (see the module docstring). `origins` maps
-    an event id to (source, position): its Kafka partition and zero-padded offset, or "local"
-    and its id. A bucket holds one source's observations and is named after its first one."""
-    grouped: dict[tuple[BucketKey, str], list[dict[str, Any]]] = defaultdict(list)
+    an event id to where it came from: (Kafka partition, offset), or (LOCAL, its id). A bucket
+    holds one partition's observations and is named after its first one."""
+    grouped: dict[tuple[BucketKey, int], list[dict[str, Any]]] = defaultdict(list)
     for doc in docs:
         key = (doc["tenant_id"], shard_of(doc["client_id"]), doc["day"])
         grouped[(key, origins[doc["_id"]][0])].append(doc)
     buckets = []
-    for ((tenant_id, shard, day), source), obs in grouped.items():
+    for ((tenant_id, shard, day), partition), obs in grouped.items():
         first = min(origins[d["_id"]][1] for d in obs)
+        source = "local" if partition == LOCAL else f"p{partition}"
+        position = first if isinstance(first, str) else f"{first:019d}"
         buckets.append(
             {
-                "_id": f"{tenant_id}|{shard}|{day}|{source}|{first}",
+                "_id": f"{tenant_id}|{shard}|{day}|{source}|{position}",
                 "tenant_id": tenant_id,
                 "shard": shard,
                 "day": day,
