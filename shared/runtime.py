@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -82,6 +83,7 @@ class Runtime:
         )
         await self.broker.start()
         self.background.append(asyncio.create_task(self.outbox.run(), name="outbox-relay"))
+        gc.freeze()  # what start-up built lives as long as the process: never scan it again
 
     async def stop(self) -> None:
         for task in self.background:
