@@ -1,8 +1,8 @@
 """Application service for ingestion: store a batch of observations exactly once and stage
 its MetricsIngested events in the same transaction.
 
-Per batch the database sees one insert of bucket documents (see `repository.py`), the outbox
-event and one commit. Stored ids, series states and post facts come from in-memory caches
+Per chunk of a consumed batch the database sees one insert of bucket documents (see
+`repository.py`), the outbox event and one commit. Stored ids, series states and post facts come from in-memory caches
 (see `caches.py`); only cache misses read the database, outside the transaction.
 """
 
