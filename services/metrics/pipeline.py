@@ -2,13 +2,15 @@
 its MetricsIngested events in the same transaction.
 
 Per chunk of a consumed batch the database sees one insert of bucket documents (see
-`repository.py`), the outbox event and one commit. Stored ids, series states and post facts come from in-memory caches
-(see `caches.py`); only cache misses read the database, outside the transaction.
+`repository.py`), the outbox event and one commit. Stored ids, series states and post facts
+come from in-memory caches (see `caches.py`); only cache misses read the database, outside the
+transaction.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -50,6 +52,17 @@ from shared.runtime import Runtime
 Batch = Sequence[tuple[ConsumerRecord[Any, Any] | None, AnalyticsObserved]]
 POST_FIELDS = ("budget_id", "pillar", "content_type")
 STORE_ATTEMPTS = 5  # a bucket collision means another consumer stored some records meanwhile
+
+
+def chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
+    """Where a batch of n records is cut: chunks of `chunk`, but a quarter-size first and last
+    one, so the database starts early and the consumer waits little for the last write."""
+    small = max(1, chunk // 4)
+    if n <= chunk:
+        return [(0, n)] if n else []
+    cuts = [0, small, *range(small + chunk, n - small, chunk), n - small, n]
+    cuts = sorted(set(cuts))
+    return list(itertools.pairwise(cuts))
 
 
 def origin(record: ConsumerRecord[Any, Any] | None, event: AnalyticsObserved) -> Origin:
@@ -129,12 +142,13 @@ class Ingestion:
         while chunk k is being written, so this process's CPU work overlaps the database's.
         Chunks commit in order. Preparing assumes the previous chunk commits; any failure drops
         the caches, so the retried batch is prepared from what is really stored."""
+        parts = chunk_bounds(len(records), chunk)
         chunks: list[Batch] = []
         writing: asyncio.Task[int] | None = None
         written = stored = 0
         try:
-            for start in range(0, len(records), chunk):
-                chunks.append(await decode(records[start : start + chunk]))
+            for start, end in parts:
+                chunks.append(await decode(records[start:end]))
                 prepared = await self._prepare(chunks[-1])
                 if writing is not None:
                     stored += await writing
@@ -155,10 +169,11 @@ class Ingestion:
                 raise
         # Another consumer stored some of these records meanwhile (a rebalance): go on one
         # chunk at a time, each checked against what is stored now.
-        for start in range(written * chunk, len(records), chunk):
-            n = start // chunk
-            stored += await self.ingest(chunks[n] if n < len(chunks) else await decode(
-                records[start : start + chunk]))  # fmt: skip
+        for n in range(written, len(parts)):
+            start, end = parts[n]
+            stored += await self.ingest(
+                chunks[n] if n < len(chunks) else await decode(records[start:end])
+            )
         return stored
 
     async def ingest(self, batch: Batch) -> int:

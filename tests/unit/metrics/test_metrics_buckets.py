@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
+from services.metrics.pipeline import chunk_bounds
 from services.metrics.repository import LOCAL, SHARDS, bucket_documents, indexed_stages, shard_of
 
 
@@ -64,3 +66,15 @@ def test_a_tenant_wide_query_without_time_bounds_reads_every_bucket_of_the_tenan
 def test_an_unscoped_query_is_refused() -> None:
     with pytest.raises(ValueError, match="tenant"):
         indexed_stages({"client_id": "c1"})
+
+
+@pytest.mark.parametrize("n", [1, 2500, 2501, 3000, 5000, 7777, 10_000])
+def test_a_batch_is_cut_into_contiguous_chunks_with_small_first_and_last_ones(n: int) -> None:
+    bounds = chunk_bounds(n, 2500)
+    assert bounds[0][0] == 0
+    assert bounds[-1][1] == n
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
+    assert all(0 < end - start <= 2500 for start, end in bounds)
+    if n > 2500:
+        assert bounds[0] == (0, 625)
+        assert bounds[-1][1] - bounds[-1][0] == 625
