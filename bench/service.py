@@ -95,6 +95,15 @@ def figures(text: str) -> dict[str, Any]:
                 out[key] = out.get(key, 0.0) + float(line.rsplit(" ", 1)[1])
         if line.startswith("socialops_messages_total{") and "dead_lettered" in line:
             out["dead_lettered"] = out.get("dead_lettered", 0.0) + float(line.rsplit(" ", 1)[1])
+        for stage in ("decode", "prepare", "write"):  # seconds per stage of the chunks
+            for part in ("sum", "count"):
+                if line.startswith(f'socialops_ingest_stage_seconds_{part}{{stage="{stage}"}}'):
+                    out[f"{stage}_{part}"] = float(line.rsplit(" ", 1)[1])
+    for stage in ("decode", "prepare", "write"):
+        if out.get(f"{stage}_count"):
+            out[f"{stage}_ms_per_chunk"] = round(
+                out[f"{stage}_sum"] / out[f"{stage}_count"] * 1000, 1
+            )
     batches = out.get("socialops_ingest_batch_size_count", 0.0)
     if batches:
         out["mean_batch_size"] = round(out["socialops_ingest_batch_size_sum"] / batches, 1)

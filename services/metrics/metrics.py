@@ -18,7 +18,16 @@ OBSERVATIONS_DUPLICATE = Counter(
 BATCH_SIZE = Histogram(
     "socialops_ingest_batch_size",
     "Records per consumed batch.",
-    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000),
+    buckets=(1, 10, 50, 100, 250, 500, 1000, 2000, 5000, 10000, 20000),
+    registry=registry,
+)
+INGEST_STAGE_SECONDS = Histogram(
+    "socialops_ingest_stage_seconds",
+    "Time per chunk of a batch in each stage: decode (validate), prepare (dedupe, contributions, "
+    "documents) and write (insert + outbox + commit, overlapping the next chunk's decode and "
+    "prepare).",
+    ["stage"],
+    buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
     registry=registry,
 )
 INGEST_LAG = Histogram(

@@ -32,6 +32,7 @@ from services.metrics.ingest import (
 )
 from services.metrics.metrics import (
     INGEST_LAG,
+    INGEST_STAGE_SECONDS,
     OBSERVATIONS_DUPLICATE,
     OBSERVATIONS_INGESTED,
     PUBLISH_LATENCY,
@@ -51,7 +52,11 @@ from shared.runtime import Runtime
 
 Batch = Sequence[tuple[ConsumerRecord[Any, Any] | None, AnalyticsObserved]]
 POST_FIELDS = ("budget_id", "pillar", "content_type")
+DECODE_SECONDS, PREPARE_SECONDS, WRITE_SECONDS = (
+    INGEST_STAGE_SECONDS.labels(stage) for stage in ("decode", "prepare", "write")
+)
 STORE_ATTEMPTS = 5  # a bucket collision means another consumer stored some records meanwhile
+YIELD_EVERY = 250  # CPU-bound steps let the event loop run the write in flight this often
 
 
 def chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
@@ -148,8 +153,10 @@ class Ingestion:
         written = stored = 0
         try:
             for start, end in parts:
-                chunks.append(await decode(records[start:end]))
-                prepared = await self._prepare(chunks[-1])
+                with DECODE_SECONDS.time():
+                    chunks.append(await decode(records[start:end]))
+                with PREPARE_SECONDS.time():
+                    prepared = await self._prepare(chunks[-1])
                 if writing is not None:
                     stored += await writing
                     chunks[written] = []  # committed: not needed for a redo
@@ -214,12 +221,15 @@ class Ingestion:
         states = await self._states(fresh)
         added, changed = contributions(fresh, states)
         now = utcnow()
-        docs = [
-            to_document(
-                c.event, contribution=c, post=posts.get(c.event.post_id or ""), stored_at=now
+        docs = []
+        for n, c in enumerate(added, 1):
+            docs.append(
+                to_document(
+                    c.event, contribution=c, post=posts.get(c.event.post_id or ""), stored_at=now
+                )
             )
-            for c in added
-        ]
+            if n % YIELD_EVERY == 0:  # the write in flight answers replies meanwhile
+                await asyncio.sleep(0)
         self.series.put_many(changed)
         for e in fresh:
             stored[keys[e.event_id]].add(e.event_id)
@@ -250,11 +260,12 @@ class Ingestion:
         if fresh:
             runtime = self.runtime
             try:
-                async with mongo.transaction(runtime.mongo) as session:
-                    await self.repo.insert(prepared.buckets, session=session)
-                    await runtime.outbox.stage(
-                        session, runtime.topics(topics.METRICS_INGESTED), *prepared.ingested
-                    )
+                with WRITE_SECONDS.time():
+                    async with mongo.transaction(runtime.mongo) as session:
+                        await self.repo.insert(prepared.buckets, session=session)
+                        await runtime.outbox.stage(
+                            session, runtime.topics(topics.METRICS_INGESTED), *prepared.ingested
+                        )
             except BaseException:
                 self._forget()
                 raise
