@@ -9,7 +9,7 @@ from aiokafka import ConsumerRecord
 from faststream.kafka import KafkaRouter
 
 from services.metrics.metrics import BATCH_SIZE, OBSERVATIONS_REJECTED
-from services.metrics.pipeline import Batch, Ingestion
+from services.metrics.pipeline import YIELD_EVERY, Batch, Ingestion
 from services.metrics.repository import MetricsRepository
 from services.metrics.validation import ObservationRejectedError, check_observation
 from shared import topics
@@ -49,7 +49,11 @@ def build_router(
 
     async def decode(chunk: Sequence[ConsumerRecord[Any, Any]]) -> Batch:
         return await decode_batch(
-            chunk, AnalyticsObserved, dead_letters=runtime.dead_letters, check=accept
+            chunk,
+            AnalyticsObserved,
+            dead_letters=runtime.dead_letters,
+            check=accept,
+            yield_every=YIELD_EVERY,
         )
 
     async def accept(record: ConsumerRecord[Any, Any], event: AnalyticsObserved) -> None:

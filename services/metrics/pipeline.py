@@ -56,7 +56,7 @@ DECODE_SECONDS, PREPARE_SECONDS, WRITE_SECONDS = (
     INGEST_STAGE_SECONDS.labels(stage) for stage in ("decode", "prepare", "write")
 )
 STORE_ATTEMPTS = 5  # a bucket collision means another consumer stored some records meanwhile
-YIELD_EVERY = 250  # CPU-bound steps let the event loop run the write in flight this often
+YIELD_EVERY = 50  # CPU-bound steps let the event loop run the write in flight this often
 
 
 def chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
