@@ -149,7 +149,7 @@ class Ingestion:
         the caches, so the retried batch is prepared from what is really stored."""
         parts = chunk_bounds(len(records), chunk)
         chunks: list[Batch] = []
-        writing: asyncio.Task[int] | None = None
+        writing: list[asyncio.Task[int]] = []  # in order; the newest commits after the others
         written = stored = 0
         try:
             for start, end in parts:
@@ -157,20 +157,23 @@ class Ingestion:
                     chunks.append(await decode(records[start:end]))
                 with PREPARE_SECONDS.time():
                     prepared = await self._prepare(chunks[-1])
-                if writing is not None:
-                    stored += await writing
+                after = writing[-1] if writing else None
+                writing.append(asyncio.create_task(self._write(prepared, after=after)))
+                await asyncio.sleep(0)  # let it send its insert
+                if len(writing) > 1:  # the previous one commits while this one inserts
+                    stored += await writing.pop(0)
                     chunks[written] = []  # committed: not needed for a redo
                     written += 1
-                writing = asyncio.create_task(self._write(prepared))
-                await asyncio.sleep(0)  # let it send its writes before decoding on
-            if writing is not None:
-                stored += await writing
+            while writing:
+                stored += await writing.pop(0)
+                written += 1
             return stored
         except BaseException as e:
-            if writing is not None and not writing.done():  # a prepare failed meanwhile
-                await asyncio.wait([writing])
-                if not writing.cancelled():
-                    writing.exception()  # the batch fails anyway: this one is retried too
+            if writing:  # a prepare failed meanwhile, or a write: the later one aborts too
+                await asyncio.wait(writing)
+                for task in writing:
+                    if not task.cancelled():
+                        task.exception()  # the batch fails anyway: these are retried too
             self._forget()
             if not (isinstance(e, BulkWriteError) and mongo.only_duplicates(e)):
                 raise
@@ -253,10 +256,13 @@ class Ingestion:
             found |= fetched
         return found
 
-    async def _write(self, prepared: Prepared) -> int:
+    async def _write(self, prepared: Prepared, *, after: asyncio.Future[int] | None = None) -> int:
         """Insert the buckets and their MetricsIngested in one transaction (all or none);
-        returns how many observations were new."""
+        returns how many observations were new. With `after` (the previous chunk's write), it
+        commits only once that one has: if that one fails, this one is rolled back."""
         fresh = prepared.fresh
+        if not fresh and after is not None:
+            await after  # nothing to write, but a later chunk waits on this one: keep the order
         if fresh:
             runtime = self.runtime
             try:
@@ -266,6 +272,8 @@ class Ingestion:
                         await runtime.outbox.stage(
                             session, runtime.topics(topics.METRICS_INGESTED), *prepared.ingested
                         )
+                        if after is not None:
+                            await after  # raises if it failed: then this one rolls back
             except BaseException:
                 self._forget()
                 raise
