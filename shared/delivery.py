@@ -1,11 +1,14 @@
-"""Delivery policy for every subscriber: retry transient failures with bounded backoff,
-dead-letter permanent ones to `<topic>.dlq` with the reason, never block a partition forever.
+"""Delivery policy for every subscriber: dead-letter permanent failures to `<topic>.dlq` with
+the reason; retry transient ones, never dead-lettering them.
 
 Permanent: the message can never succeed (undecodable, schema-invalid, unknown tenant, a bug).
-Transient: the world may heal (database or broker unreachable). After the retry budget a
-transient failure is dead-lettered too, with kind `transient`, so it can be replayed.
-If even the dead-letter publish fails, the exception propagates and the subscriber's
-NACK_ON_ERROR policy rewinds the offset: nothing is committed past an unprocessed message.
+Transient: the world may heal (database or broker unreachable, a failover). The message is
+retried with bounded exponential backoff; past the retry budget the exception propagates, the
+subscriber's NACK_ON_ERROR policy rewinds the offset and the same records are fetched again
+(the partition waits, backing off: a failover of any length diverts nothing to the dead-letter
+topic). `socialops_delivery_transient_failures` counts the failures in a row per topic, and
+consumer lag grows meanwhile: both are what an alert watches. If even a dead-letter publish
+fails, the offset is rewound the same way: nothing is committed past an unprocessed message.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from pymongo.errors import ConnectionFailure, OperationFailure
 
 from shared import topics
 from shared.logs import correlation_id
-from shared.observability import DELIVERY_OUTCOMES
+from shared.observability import DELIVERY_OUTCOMES, TRANSIENT_FAILURES
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -142,32 +145,44 @@ class DeliveryMiddleware(BaseMiddleware):
         records = msg.raw_message if isinstance(msg.raw_message, tuple) else (msg.raw_message,)
         topic = records[0].topic if records else "?"
         correlation_id.set(msg.correlation_id)
+        service = d.dead_letters.service
+        failing = TRANSIENT_FAILURES.labels(service, topic)
         for attempt in range(1, d.retry.attempts + 1):
             try:
                 result = await call_next(msg)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
-                if is_transient(error) and attempt < d.retry.attempts:
-                    DELIVERY_OUTCOMES.labels(d.dead_letters.service, topic, "retried").inc()
-                    log.warning("transient failure on %s (attempt %s): %s", topic, attempt, error)
-                    await asyncio.sleep(d.retry.delay(attempt))
-                    continue
-                kind = "transient" if is_transient(error) else "permanent"
-                if kind == "permanent" and not isinstance(
-                    error, ValidationError | PermanentError | ValueError
-                ):
+                if is_transient(error):
+                    DELIVERY_OUTCOMES.labels(service, topic, "retried").inc()
+                    failing.inc()
+                    if attempt < d.retry.attempts:
+                        log.warning(
+                            "transient failure on %s (attempt %s): %s", topic, attempt, error
+                        )
+                        await asyncio.sleep(d.retry.delay(attempt))
+                        continue
+                    log.error(
+                        "transient failure on %s persists after %s attempts: rewinding, not "
+                        "dead-lettering (%s)", topic, attempt, error,
+                    )  # fmt: skip
+                    DELIVERY_OUTCOMES.labels(service, topic, "rewound").inc()
+                    await asyncio.sleep(d.retry.max_delay_s)
+                    raise  # NACK_ON_ERROR seeks back: the same records come again
+                if not isinstance(error, ValidationError | PermanentError | ValueError):
                     log.exception("unexpected error handling %s", topic)
                 for record in records:
                     await d.dead_letters.send(
                         record,
                         reason=describe(error),
-                        kind=kind,
+                        kind="permanent",
                         attempts=attempt,
                         correlation_id=msg.correlation_id,
                     )
+                failing.set(0)
                 return None
-            DELIVERY_OUTCOMES.labels(d.dead_letters.service, topic, "processed").inc()
+            DELIVERY_OUTCOMES.labels(service, topic, "processed").inc()
+            failing.set(0)
             return result
         return None
 

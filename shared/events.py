@@ -5,16 +5,22 @@ tolerantly. Add fields, never change or remove them; bump EVENT_VERSION when the
 from __future__ import annotations
 
 from datetime import datetime
-from decimal import Decimal
 from enum import StrEnum
 from typing import ClassVar, Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 
+from shared.bounds import (
+    MAX_METRICS_PER_OBSERVATION,
+    BoundedDecimal,
+    Count,
+    Id,
+    Instant,
+    Name,
+    bounded_decimal,
+)
 from shared.envelope import Contract, Event
 from shared.money import ExactDecimal, Money
-
-Id = str
 
 
 class Platform(StrEnum):
@@ -40,10 +46,10 @@ class PostScheduled(Event):
     post_id: Id
     strategy_id: Id | None = None
     platform: Platform
-    scheduled_at: AwareDatetime = Field(description="When the post goes out (zone-aware).")
-    timezone: str = Field(default="UTC", description="IANA zone the slot was planned in.")
-    content_type: str = Field(default="post", examples=["video", "story", "carousel"])
-    pillar: str | None = Field(default=None, description="Content pillar / series.")
+    scheduled_at: Instant = Field(description="When the post goes out (zone-aware).")
+    timezone: Name = Field(default="UTC", description="IANA zone the slot was planned in.")
+    content_type: Name = Field(default="post", examples=["video", "story", "carousel"])
+    pillar: Name | None = Field(default=None, description="Content pillar / series.")
     paid: bool = Field(default=False, description="Promoted with ad budget.")
     budget_id: Id | None = Field(default=None, description="Budget paying for promotion.")
 
@@ -79,16 +85,16 @@ class SourceKind(StrEnum):
 
 
 class ObservationSource(Contract):
-    api: str = Field(examples=["instagram_graph", "x_api_v2", "csv"])
-    api_version: str | None = Field(default=None, examples=["v21.0"])
+    api: Name = Field(examples=["instagram_graph", "x_api_v2", "csv"])
+    api_version: Name | None = Field(default=None, examples=["v21.0"])
     kind: SourceKind = SourceKind.POLL
 
 
 class MetricValue(Contract):
-    name: str = Field(description="Canonical metric name", examples=["views", "likes"])
-    value: Decimal = Field(ge=0, description="Non-negative count or amount.")
+    name: Name = Field(description="Canonical metric name", examples=["views", "likes"])
+    value: BoundedDecimal = Field(ge=0, description="Non-negative count or amount.")
     unit: Literal["count", "seconds", "ratio"] = "count"
-    native_name: str | None = Field(default=None, description="The platform's own name.")
+    native_name: Name | None = Field(default=None, description="The platform's own name.")
 
 
 class AnalyticsObserved(Event):
@@ -103,20 +109,27 @@ class AnalyticsObserved(Event):
     entity_id: Id = Field(description="Post/story/video/ad id, or the account id itself.")
     owned: bool = Field(default=True, description="False for a competitor's account.")
     post_id: Id | None = Field(default=None, description="SocialOps post id, when known.")
-    content_type: str | None = None
+    content_type: Name | None = None
     window: TimeWindow = TimeWindow.LIFETIME
-    window_start: AwareDatetime | None = None
+    window_start: Instant | None = None
     cumulative: bool = Field(
         default=True, description="True: values are running totals; False: increments."
     )
-    observed_at: AwareDatetime
+    observed_at: Instant
     source: ObservationSource
-    metrics: tuple[MetricValue, ...] = ()
+    metrics: tuple[MetricValue, ...] = Field(default=(), max_length=MAX_METRICS_PER_OBSERVATION)
     spend: Money | None = None
-    leads: int | None = Field(default=None, ge=0)
-    visits: int | None = Field(default=None, ge=0)
-    conversions: int | None = Field(default=None, ge=0)
+    leads: Count | None = None
+    visits: Count | None = None
+    conversions: Count | None = None
     revenue: Money | None = None
+
+    @field_validator("spend", "revenue")
+    @classmethod
+    def _input_amount(cls, money: Money | None) -> Money | None:
+        if money is not None:
+            bounded_decimal(money.amount)  # input: at most MAX_DECIMAL_PLACES places
+        return money
 
     def partition_key(self) -> bytes:
         return f"{self.tenant_id}:{self.client_id}".encode()

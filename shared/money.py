@@ -8,6 +8,8 @@ from typing import Annotated, Any, Self
 import pycountry
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, field_validator
 
+from shared.bounds import bounded_decimal
+
 # ISO 4217 minor units where they are not 2 (pycountry does not carry them).
 _MINOR_UNITS: dict[str, int] = {
     "BHD": 3, "BIF": 0, "CLF": 4, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3,
@@ -62,9 +64,7 @@ class Money(BaseModel):
     @field_validator("amount")
     @classmethod
     def _finite(cls, v: Decimal) -> Decimal:
-        if not v.is_finite():
-            raise ValueError("amount must be a finite number")
-        return v
+        return bounded_decimal(v, places=None)
 
     @classmethod
     def zero(cls, currency: str) -> Self:

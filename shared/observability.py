@@ -7,15 +7,22 @@ from __future__ import annotations
 from functools import cache
 
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
 
 # One process runs one service, so the default registry is that service's registry.
 registry: CollectorRegistry = REGISTRY
 
 DELIVERY_OUTCOMES = Counter(
     "socialops_messages_total",
-    "Consumed messages by final outcome (processed, retried, dead_lettered).",
+    "Consumed messages by outcome (processed, retried, rewound, dead_lettered).",
     ["service", "topic", "outcome"],
+    registry=registry,
+)
+TRANSIENT_FAILURES = Gauge(
+    "socialops_delivery_transient_failures",
+    "Transient failures in a row on a topic (database or broker unreachable); 0 once a "
+    "message is handled. The topic's partitions wait meanwhile: nothing is dead-lettered.",
+    ["service", "topic"],
     registry=registry,
 )
 OUTBOX_PUBLISHED = Counter(
