@@ -1,6 +1,7 @@
 """The shared delivery middleware, through FastStream's in-memory Kafka broker: permanent
 failures go to `<topic>.dlq` at once, transient ones are retried with a bound, then the
-offset is rewound (never dead-lettered). (The in-memory broker runs broker middlewares added with `add_middleware`.)"""
+offset is rewound (never dead-lettered). (The in-memory broker runs broker middlewares added
+with `add_middleware`.)"""
 
 from __future__ import annotations
 
@@ -36,9 +37,11 @@ class DeadLetter:
 def make_test_broker() -> KafkaBroker:
     return make_broker(
         ServiceSettings(
-            service_name="t", retry_attempts=ATTEMPTS, retry_base_delay_s=0.001,
+            service_name="t",
+            retry_attempts=ATTEMPTS,
+            retry_base_delay_s=0.001,
             retry_max_delay_s=0.01,
-        )  # fmt: skip
+        )
     )
 
 
