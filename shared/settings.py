@@ -6,8 +6,13 @@ conventional names (`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`) so one env serves 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.secrets import mask_uri
 
 
 class ServiceSettings(BaseSettings):
@@ -59,3 +64,8 @@ class ServiceSettings(BaseSettings):
     @property
     def database_name(self) -> str:
         return self.database or f"socialops_{self.service_name}"
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        """repr()/str() mask the database password: settings end up in logs and tracebacks."""
+        for name, value in super().__repr_args__():
+            yield name, mask_uri(value) if name == "mongodb_uri" else value

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import typer
 
+from shared.secrets import mask_uri
+
 REPO = Path(__file__).resolve().parents[2]
 KAFKA_POM = Path(__file__).resolve().parent / "kafka" / "pom.xml"
 SERVICES = ("calendar", "metrics", "budget", "audit")
@@ -422,7 +424,7 @@ def up_cmd(
     try:
         up(p, with_services=services)
     except (StackError, subprocess.CalledProcessError) as e:
-        typer.secho(f"[stack] FAILED: {e}", fg="red", err=True)
+        typer.secho(f"[stack] FAILED: {mask_uri(str(e))}", fg="red", err=True)
         raise typer.Exit(1) from e
     status_cmd(profile_name)
 
@@ -444,15 +446,19 @@ def status_cmd(profile_name: str = typer.Option("dev", "--profile")) -> None:
             name == "mongo" and "MONGODB_URI" in os.environ
         )
         state = "external" if external else (f"running pid {pid}" if pid else "stopped")
-        typer.echo(f"  {name:<9} {state:<20} {address}")
+        typer.echo(f"  {name:<9} {state:<20} {mask_uri(address)}")
     typer.echo(f"  logs: {p.log_dir}")
 
 
 @cli.command("env")
-def env_cmd(profile_name: str = typer.Option("dev", "--profile")) -> None:
-    """Print the connection settings as JSON."""
+def env_cmd(
+    profile_name: str = typer.Option("dev", "--profile"),
+    show_secrets: bool = typer.Option(False, help="Print passwords in URIs unmasked"),
+) -> None:
+    """Print the connection settings as JSON (passwords in URIs masked)."""
     p = profile(profile_name)
-    typer.echo(json.dumps({**service_env(p), "ports": p.service_ports}))
+    text = json.dumps({**service_env(p), "ports": p.service_ports})
+    typer.echo(text if show_secrets else mask_uri(text))
 
 
 if __name__ == "__main__":
