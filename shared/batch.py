@@ -5,15 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from aiokafka import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
-from shared.delivery import DeadLetters, PermanentError, describe
+from shared.delivery import DeadLetters, PermanentError, describe, is_transient
 
 M = TypeVar("M", bound=BaseModel)
+log = logging.getLogger("socialops.batch")
+
+
+def _where(record: ConsumerRecord[Any, Any]) -> tuple[str, int, int]:
+    return record.topic, record.partition, record.offset
 
 
 async def decode_batch(
@@ -37,6 +43,12 @@ async def decode_batch(
             if check is not None:
                 await check(record, event)
         except (ValidationError, json.JSONDecodeError, UnicodeDecodeError, PermanentError) as e:
+            await dead_letters.send(record, reason=describe(e), kind="permanent")
+            continue
+        except Exception as e:  # a check that broke on this record: it alone is dead-lettered
+            if is_transient(e):
+                raise
+            log.exception("unexpected error decoding %s[%s]@%s", *_where(record))
             await dead_letters.send(record, reason=describe(e), kind="permanent")
             continue
         valid.append((record, event))

@@ -32,7 +32,7 @@ def bounded_decimal(value: Decimal, *, places: int | None = MAX_DECIMAL_PLACES) 
     number of places that Decimal128 holds, for computed values such as a cost per click)."""
     if not value.is_finite():
         raise ValueError("must be a finite number")
-    if abs(value) > MAX_AMOUNT:
+    if value.adjusted() > MAX_AMOUNT.adjusted() or value.copy_abs() > MAX_AMOUNT:
         raise ValueError(f"must be at most {MAX_AMOUNT:,} in size")
     digits = value.normalize().as_tuple()
     exponent = digits.exponent if isinstance(digits.exponent, int) else 0

@@ -86,15 +86,19 @@ async def run_once(
     db: AsyncDatabase[Any],
     *,
     consumer: str,
+    tenant_id: str,
     event_id: str,
     effect: Callable[[AsyncClientSession], Awaitable[T]],
 ) -> T | None:
-    """Run `effect` in a transaction that also records (consumer, event_id) as processed.
+    """Run `effect` in a transaction that also records (consumer, tenant, event_id) as
+    processed.
 
     A repeated event finds its record and has no second effect (returns None). The record and
     the effect commit together, so a crash between them cannot leave one without the other.
+    Event ids are chosen by producers, so the record is scoped by tenant: one agency reusing
+    another's event id cannot suppress that agency's event.
     """
-    key = f"{consumer}:{event_id}"
+    key = f"{consumer}:{tenant_id}:{event_id}"
     async with transaction(client) as session:
         if await db[PROCESSED].find_one({"_id": key}, {"_id": 1}, session=session):
             return None

@@ -32,6 +32,14 @@ OUTBOX_PUBLISHED = Counter(
     registry=registry,
 )
 
+OUTBOX_PARKED = Counter(
+    "socialops_outbox_parked_total",
+    "Outbox entries Kafka can never take (e.g. too large), parked aside in `outbox_parked` "
+    "so the rest keep flowing. Any increase needs an operator.",
+    ["service", "event_type"],
+    registry=registry,
+)
+
 
 @cache
 def kafka_prometheus(service: str) -> KafkaPrometheusMiddleware:

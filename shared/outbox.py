@@ -1,6 +1,12 @@
 """Transactional outbox: an event is stored in the same transaction as the state change that
 caused it, then relayed to Kafka. So a crash can delay an event but never lose it, and the
 event keeps its `event_id` through any re-send (consumers drop repeats by that id).
+
+One outbox serves every tenant, so one bad entry must not wedge it: the relay marks entries
+sent as it goes (a failure re-sends at most the entries after the last mark), and an entry
+Kafka can never take (larger than the producer's limit, a topic that cannot exist) is parked
+aside in `outbox_parked` with its reason (`socialops_outbox_parked_total` counts them) while
+the entries after it keep flowing. A broker outage stops the relay until the broker is back.
 """
 
 from __future__ import annotations
@@ -11,6 +17,12 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiokafka.errors import (
+    InvalidTopicError,
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    TopicAuthorizationFailedError,
+)
 from faststream.kafka import KafkaBroker
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -18,11 +30,23 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from shared.broker import encode, event_headers
 from shared.envelope import Event
-from shared.observability import OUTBOX_PUBLISHED
+from shared.observability import OUTBOX_PARKED, OUTBOX_PUBLISHED
 
 log = logging.getLogger("socialops.outbox")
 COLLECTION = "outbox"
+PARKED = "outbox_parked"
 SENT_TTL_S = 7 * 24 * 3600
+MAX_EVENT_BYTES = 1_000_000  # the producer's default max_request_size is 1 MiB, with headers
+MARK_EVERY = 100  # entries published between two marks
+PERMANENT_PUBLISH_ERRORS: tuple[type[BaseException], ...] = (
+    MessageSizeTooLargeError,
+    RecordTooLargeError,
+    InvalidTopicError,
+    TopicAuthorizationFailedError,
+    UnicodeError,
+    TypeError,
+    ValueError,
+)
 
 INDEXES = {
     COLLECTION: [
@@ -67,33 +91,63 @@ class Outbox:
         self._wake.set()
 
     async def relay(self, limit: int = 500) -> int:
-        """Publish pending events oldest first; mark them sent. Returns how many were sent."""
+        """Publish pending events oldest first, marking them sent as it goes; park the ones
+        Kafka can never take. Returns how many left the outbox (sent or parked)."""
         async with self._lock:
             pending = (
                 await self.collection.find({"sent_at": None}).sort("seq", ASCENDING).to_list(limit)
             )
-            for doc in pending:
-                headers = dict(doc["headers"])
-                await self.broker.publish(
-                    doc["value"],
-                    topic=doc["topic"],
-                    key=doc["key"],
-                    headers=headers,
-                    correlation_id=headers.get("correlation_id"),
-                )
-                OUTBOX_PUBLISHED.labels(self.service, doc["event_type"]).inc()
-            if pending:
-                now = datetime.now(UTC)
-                await self.collection.update_many(
-                    {"_id": {"$in": [d["_id"] for d in pending]}},
-                    {
-                        "$set": {
-                            "sent_at": now,
-                            "sent_expires_at": now + timedelta(seconds=SENT_TTL_S),
-                        }
-                    },
-                )
+            sent: list[str] = []
+            parked = 0
+            try:
+                for doc in pending:
+                    try:
+                        await self._publish(doc)
+                    except PERMANENT_PUBLISH_ERRORS as error:
+                        await self._park(doc, error)
+                        parked += 1
+                        continue
+                    sent.append(doc["_id"])
+                    if len(sent) >= MARK_EVERY:
+                        await self._mark_sent(sent)
+                        sent = []
+            finally:
+                if sent:  # also when a publish failed: what went out is not sent again
+                    await self._mark_sent(sent)
             return len(pending)
+
+    async def _publish(self, doc: dict[str, Any]) -> None:
+        value: bytes = doc["value"]
+        if len(value) > MAX_EVENT_BYTES:
+            raise MessageSizeTooLargeError(
+                f"{len(value):,} bytes, more than the {MAX_EVENT_BYTES:,} a Kafka message takes"
+            )
+        headers = dict(doc["headers"])
+        await self.broker.publish(
+            value,
+            topic=doc["topic"],
+            key=doc["key"],
+            headers=headers,
+            correlation_id=headers.get("correlation_id"),
+        )
+        OUTBOX_PUBLISHED.labels(self.service, doc["event_type"]).inc()
+
+    async def _mark_sent(self, ids: list[str]) -> None:
+        now = datetime.now(UTC)
+        await self.collection.update_many(
+            {"_id": {"$in": ids}},
+            {"$set": {"sent_at": now, "sent_expires_at": now + timedelta(seconds=SENT_TTL_S)}},
+        )
+
+    async def _park(self, doc: dict[str, Any], error: BaseException) -> None:
+        """Move an entry Kafka can never take aside (kept with its reason for an operator),
+        so the entries after it keep flowing."""
+        reason = f"{type(error).__name__}: {error}"[:900]
+        parked = {**doc, "parked_at": datetime.now(UTC), "reason": reason}
+        await self.collection.database[PARKED].replace_one({"_id": doc["_id"]}, parked, upsert=True)
+        await self.collection.delete_one({"_id": doc["_id"]})
+        OUTBOX_PARKED.labels(self.service, doc["event_type"]).inc()
+        log.error("outbox entry %s (%s) parked: %s", doc["_id"], doc["event_type"], reason)
 
     async def run(self, interval_s: float = 1.0) -> None:
         """Relay forever: on every kick, and every `interval_s` to recover after a crash."""

@@ -26,6 +26,7 @@ def build_router(runtime: Runtime, repo: AuditRepository) -> KafkaRouter:
             runtime.mongo,
             runtime.db,
             consumer=GROUP,
+            tenant_id=event.tenant_id,
             event_id=event.event_id,
             effect=lambda s: repo.add_totals(event, session=s),
         )

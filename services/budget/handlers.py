@@ -27,6 +27,7 @@ def build_router(runtime: Runtime, repo: BudgetRepository) -> KafkaRouter:
             runtime.mongo,
             runtime.db,
             consumer=GROUP,
+            tenant_id=event.tenant_id,
             event_id=event.event_id,
             effect=lambda s: book_spend(event, s, runtime=runtime, repo=repo),
         )

@@ -31,6 +31,7 @@ def build_router(runtime: Runtime, repo: CalendarRepository) -> KafkaRouter:
             runtime.mongo,
             runtime.db,
             consumer=GROUP,
+            tenant_id=event.tenant_id,
             event_id=event.event_id,
             effect=lambda s: repo.pause_paid_posts(
                 event.tenant_id, event.budget_id, reason=reason, session=s

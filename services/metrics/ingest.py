@@ -13,7 +13,11 @@ from typing import Any
 from shared.envelope import utcnow
 from shared.events import AnalyticsObserved, ClientPlatformTotals, MetricsIngested, SpendLine
 
-MAX_SPEND_LINES_PER_EVENT = 500  # keeps each MetricsIngested well under Kafka's 1 MB default
+# Each MetricsIngested stays well under Kafka's 1 MB default whatever a batch holds: ids are
+# at most 128 characters (shared/bounds.py), so 500 spend lines take ~250 KB and 200 client
+# totals (each with at most 64 metrics) ~600 KB at worst.
+MAX_SPEND_LINES_PER_EVENT = 500
+MAX_TOTALS_PER_EVENT = 200
 
 
 def number(value: Decimal) -> int | Decimal:
@@ -159,10 +163,12 @@ def series_filter(e: AnalyticsObserved) -> dict[str, Any]:
 
 
 def series_key(e: AnalyticsObserved) -> str:
-    """Identity of a cumulative series: same entity, window kind and window start."""
+    """Identity of a cumulative series: same client, entity, window kind and window start (two
+    clients tracking one competitor account keep a series each)."""
     start = e.window_start.isoformat() if e.window_start else "-"
     parts = (
         e.tenant_id,
+        e.client_id,
         e.platform.value,
         e.entity_level.value,
         e.entity_id,
@@ -237,11 +243,14 @@ def _delta(now: Decimal | None, before: Decimal | None) -> Decimal | None:
 def summarize(
     stored: Iterable[Contribution],
     *,
-    budgets_by_post: Mapping[str, str],
+    budgets_by_post: Mapping[tuple[str, str], str],
     producer: str = "metrics",
 ) -> list[MetricsIngested]:
     """MetricsIngested events for newly stored observations, grouped per tenant: totals per
-    client/platform plus one spend line per observation whose spend changed."""
+    client/platform plus one spend line per observation whose spend changed. A tenant's
+    summary is split over several events when it is large (at most MAX_TOTALS_PER_EVENT totals
+    and MAX_SPEND_LINES_PER_EVENT spend lines each; `observations` adds up over them).
+    `budgets_by_post` maps (tenant, post id) to the budget paying for the post."""
     by_tenant: dict[str, list[Contribution]] = defaultdict(list)
     for c in stored:
         by_tenant[c.event.tenant_id].append(c)
@@ -265,30 +274,36 @@ def summarize(
                         client_id=o.client_id,
                         platform=o.platform,
                         post_id=o.post_id,
-                        budget_id=budgets_by_post.get(o.post_id) if o.post_id else None,
+                        budget_id=budgets_by_post.get((tenant_id, o.post_id))
+                        if o.post_id
+                        else None,
                         amount=c.spend,
                         currency=o.spend.currency,
                         observed_at=o.observed_at,
                     )
                 )
-        platform_totals = tuple(
+        platform_totals = [
             ClientPlatformTotals(
                 client_id=c, platform=p, observations=counts[(c, p)], metrics=dict(totals[(c, p)])
             )
             for c, p in sorted(counts)
+        ]
+        parts = max(
+            -(-len(platform_totals) // MAX_TOTALS_PER_EVENT),
+            -(-len(spend) // MAX_SPEND_LINES_PER_EVENT),
+            1,
         )
-        chunks = [
-            spend[i : i + MAX_SPEND_LINES_PER_EVENT]
-            for i in range(0, len(spend), MAX_SPEND_LINES_PER_EVENT)
-        ] or [[]]
-        for n, chunk in enumerate(chunks):
+        for n in range(parts):
+            part_totals = platform_totals[n * MAX_TOTALS_PER_EVENT : (n + 1) * MAX_TOTALS_PER_EVENT]
             events.append(
                 MetricsIngested.new(
                     producer=producer,
                     tenant_id=tenant_id,
-                    observations=len(items) if n == 0 else 0,
-                    totals=platform_totals if n == 0 else (),
-                    spend=tuple(chunk),
+                    observations=sum(t.observations for t in part_totals),
+                    totals=tuple(part_totals),
+                    spend=tuple(
+                        spend[n * MAX_SPEND_LINES_PER_EVENT : (n + 1) * MAX_SPEND_LINES_PER_EVENT]
+                    ),
                 )
             )
     return events

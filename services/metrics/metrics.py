@@ -48,3 +48,9 @@ PUBLISH_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10, 30),
     registry=registry,
 )
+STORE_REFUSED = Counter(
+    "socialops_observations_store_refused_total",
+    "Observations that passed validation but could not be stored (isolated from their batch "
+    "and dead-lettered alone).",
+    registry=registry,
+)

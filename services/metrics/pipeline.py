@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +37,7 @@ from services.metrics.metrics import (
     OBSERVATIONS_DUPLICATE,
     OBSERVATIONS_INGESTED,
     PUBLISH_LATENCY,
+    STORE_REFUSED,
 )
 from services.metrics.repository import (
     LOCAL,
@@ -44,12 +46,15 @@ from services.metrics.repository import (
     Origin,
     bucket_documents,
     bucket_key,
+    post_key,
 )
 from shared import mongo, topics
+from shared.delivery import describe, is_transient
 from shared.envelope import utcnow
 from shared.events import AnalyticsObserved, MetricsIngested, PostScheduled
 from shared.runtime import Runtime
 
+log = logging.getLogger("socialops.metrics.ingestion")
 Batch = Sequence[tuple[ConsumerRecord[Any, Any] | None, AnalyticsObserved]]
 POST_FIELDS = ("budget_id", "pillar", "content_type")
 DECODE_SECONDS, PREPARE_SECONDS, WRITE_SECONDS = (
@@ -117,15 +122,18 @@ class Ingestion:
         return ClearOnRebalance(self.series, self.stored)
 
     def remember_post(self, event: PostScheduled) -> None:
-        self.posts.put_many({event.post_id: {f: getattr(event, f) for f in POST_FIELDS}})
+        key = post_key(event.tenant_id, event.post_id)
+        self.posts.put_many({key: {f: getattr(event, f) for f in POST_FIELDS}})
 
-    async def _posts(self, post_ids: set[str]) -> dict[str, dict[str, Any]]:
-        found, missing = self.posts.get_many(post_ids)
+    async def _posts(self, keys: set[str]) -> dict[str, dict[str, Any]]:
+        """Calendar facts of posts by `post_key` (tenant and post id: one agency naming
+        another's post id finds nothing)."""
+        found, missing = self.posts.get_many(keys)
         _, missing = self.unknown_posts.get_many(missing)
         if missing:
-            loaded = await self.repo.posts_by_id(set(missing))
+            loaded = await self.repo.posts_by_key(set(missing))
             self.posts.put_many(loaded)
-            self.unknown_posts.put_many({pid: True for pid in missing if pid not in loaded})
+            self.unknown_posts.put_many({k: True for k in missing if k not in loaded})
             found |= loaded
         return found
 
@@ -175,16 +183,42 @@ class Ingestion:
                     if not task.cancelled():
                         task.exception()  # the batch fails anyway: these are retried too
             self._forget()
-            if not (isinstance(e, BulkWriteError) and mongo.only_duplicates(e)):
+            if isinstance(e, asyncio.CancelledError) or is_transient(e):
+                raise  # the whole batch is retried (what committed is then a replay)
+            if not isinstance(e, Exception):
                 raise
-        # Another consumer stored some of these records meanwhile (a rebalance): go on one
-        # chunk at a time, each checked against what is stored now.
+        # Another consumer stored some of these records meanwhile (a rebalance), or a record
+        # passed validation but could not be stored: go on one chunk at a time, each checked
+        # against what is stored now, and isolate what cannot be stored.
         for n in range(written, len(parts)):
             start, end = parts[n]
-            stored += await self.ingest(
+            stored += await self._isolating(
                 chunks[n] if n < len(chunks) else await decode(records[start:end])
             )
         return stored
+
+    async def _isolating(self, batch: Batch) -> int:
+        """`ingest`, but a permanent failure splits the batch in halves and retries each, down
+        to the single records that fail: only those are dead-lettered, with the reason. So one
+        tenant's bad record never takes the rest of a batch (every tenant's) with it."""
+        try:
+            return await self.ingest(batch)
+        except Exception as error:
+            self._forget()
+            if is_transient(error):
+                raise
+            if len(batch) > 1:
+                half = len(batch) // 2
+                return await self._isolating(batch[:half]) + await self._isolating(batch[half:])
+            [(record, event)] = batch
+            if record is None:
+                raise
+            log.warning("observation %s of %s cannot be stored", event.event_id, event.tenant_id)
+            STORE_REFUSED.inc()
+            await self.runtime.dead_letters.send(
+                record, reason=f"cannot be stored: {describe(error)}", kind="permanent"
+            )
+            return 0
 
     async def ingest(self, batch: Batch) -> int:
         """Store new observations (replays dropped) and stage MetricsIngested; returns how
@@ -192,7 +226,10 @@ class Ingestion:
         for attempt in range(1, STORE_ATTEMPTS + 1):
             try:
                 return await self._write(await self._prepare(batch))
-            except BulkWriteError as e:
+            except BaseException as e:
+                self._forget()  # a prepare that failed half-way may have updated the caches
+                if not isinstance(e, BulkWriteError):
+                    raise
                 if not mongo.only_duplicates(e) or attempt == STORE_ATTEMPTS:
                     raise
                 # another consumer stored some of these records meanwhile: `_write` dropped
@@ -208,19 +245,26 @@ class Ingestion:
         """Everything to write for a batch: its new observations (replays dropped), their bucket
         documents and MetricsIngested. Assumes it will be committed: the caches are updated
         now, and `_write` drops them if it is not."""
-        unique: dict[str, AnalyticsObserved] = {}  # the same observation twice in one batch
-        origins: dict[str, Origin] = {}
+        # the same observation twice in one batch; ids are the producer's, so by tenant
+        unique: dict[tuple[str, str], AnalyticsObserved] = {}
+        origins: dict[tuple[str, str], Origin] = {}
         for record, event in batch:
-            if event.event_id not in unique:
-                unique[event.event_id] = event
-                origins[event.event_id] = origin(record, event)
-        keys = {event_id: _key(e) for event_id, e in unique.items()}
-        stored = await self._stored_ids(unique.values(), keys)
-        fresh = [e for e in unique.values() if e.event_id not in stored[keys[e.event_id]]]
+            ident = (event.tenant_id, event.event_id)
+            if ident not in unique:
+                unique[ident] = event
+                origins[ident] = origin(record, event)
+        keys = {ident: _key(e) for ident, e in unique.items()}
+        stored = await self._stored_ids(unique.values())
+        fresh = [e for ident, e in unique.items() if e.event_id not in stored[keys[ident]]]
         if not fresh:
             return Prepared(batch, fresh, [], [])
-        posts = await self._posts({e.post_id for e in fresh if e.post_id})
-        budgets_by_post = {pid: p["budget_id"] for pid, p in posts.items() if p.get("budget_id")}
+        posts = await self._posts({post_key(e.tenant_id, e.post_id) for e in fresh if e.post_id})
+        budgets_by_post = {
+            (e.tenant_id, e.post_id): budget
+            for e in fresh
+            if e.post_id
+            and (budget := posts.get(post_key(e.tenant_id, e.post_id), {}).get("budget_id"))
+        }
         states = await self._states(fresh)
         added, changed = contributions(fresh, states)
         now = utcnow()
@@ -228,14 +272,19 @@ class Ingestion:
         for n, c in enumerate(added, 1):
             docs.append(
                 to_document(
-                    c.event, contribution=c, post=posts.get(c.event.post_id or ""), stored_at=now
+                    c.event,
+                    contribution=c,
+                    post=posts.get(post_key(c.event.tenant_id, c.event.post_id))
+                    if c.event.post_id
+                    else None,
+                    stored_at=now,
                 )
             )
             if n % YIELD_EVERY == 0:  # the write in flight answers replies meanwhile
                 await asyncio.sleep(0)
         self.series.put_many(changed)
         for e in fresh:
-            stored[keys[e.event_id]].add(e.event_id)
+            stored[_key(e)].add(e.event_id)
         return Prepared(
             batch,
             fresh,
@@ -243,11 +292,9 @@ class Ingestion:
             summarize(added, budgets_by_post=budgets_by_post),
         )
 
-    async def _stored_ids(
-        self, events: Iterable[AnalyticsObserved], keys: Mapping[str, str]
-    ) -> dict[str, set[str]]:
+    async def _stored_ids(self, events: Iterable[AnalyticsObserved]) -> dict[str, set[str]]:
         """Stored ids of the (tenant, shard, day) buckets these events fall in."""
-        wanted = {keys[e.event_id]: e for e in events}
+        wanted = {_key(e): e for e in events}
         found, missing = self.stored.get_many(wanted)
         if missing:
             loaded = await self.repo.stored_ids(_bucket(wanted[k]) for k in missing)

@@ -59,6 +59,11 @@ def shard_of(client_id: str) -> int:
     return zlib.crc32(client_id.encode()) % SHARDS
 
 
+def post_key(tenant_id: str, post_id: str) -> str:
+    """A known post's identity: its tenant and its id (tenant ids hold no '|')."""
+    return f"{tenant_id}|{post_id}"
+
+
 def utc_day(at: datetime) -> str:
     return at.astimezone(UTC).date().isoformat()
 
@@ -106,18 +111,18 @@ def indexed_stages(match: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def bucket_documents(
-    docs: Iterable[dict[str, Any]], origins: Mapping[str, Origin]
+    docs: Iterable[dict[str, Any]], origins: Mapping[tuple[str, str], Origin]
 ) -> list[dict[str, Any]]:
     """Observation documents grouped into buckets (see the module docstring). `origins` maps
-    an event id to where it came from: (Kafka partition, offset), or (LOCAL, its id). A bucket
-    holds one partition's observations and is named after its first one."""
+    (tenant, event id) to where it came from: (Kafka partition, offset), or (LOCAL, its id).
+    A bucket holds one partition's observations and is named after its first one."""
     grouped: dict[tuple[BucketKey, int], list[dict[str, Any]]] = defaultdict(list)
     for doc in docs:
         key = (doc["tenant_id"], shard_of(doc["client_id"]), doc["day"])
-        grouped[(key, origins[doc["_id"]][0])].append(doc)
+        grouped[(key, origins[(doc["tenant_id"], doc["_id"])][0])].append(doc)
     buckets = []
     for ((tenant_id, shard, day), partition), obs in grouped.items():
-        first = min(origins[d["_id"]][1] for d in obs)
+        first = min(origins[(tenant_id, d["_id"])][1] for d in obs)
         source = "local" if partition == LOCAL else f"p{partition}"
         position = first if isinstance(first, str) else f"{first:019d}"
         buckets.append(
@@ -147,17 +152,18 @@ class MetricsRepository:
         self.posts = db["posts"]
 
     async def upsert_post(self, event: PostScheduled) -> None:
-        """Remember a post (idempotent: keyed by post id)."""
+        """Remember a post (idempotent: keyed by tenant and post id, so one agency can neither
+        read nor overwrite another's post by naming its id)."""
         await self.posts.update_one(
-            {"_id": event.post_id},
+            {"_id": post_key(event.tenant_id, event.post_id)},
             {"$set": event.model_dump(exclude={"event_type", "event_version", "producer"})},
             upsert=True,
         )
 
-    async def posts_by_id(self, post_ids: set[str]) -> dict[str, dict[str, Any]]:
-        """Calendar facts of known posts (budget, pillar, content type), by post id."""
+    async def posts_by_key(self, keys: set[str]) -> dict[str, dict[str, Any]]:
+        """Calendar facts of known posts (budget, pillar, content type), by `post_key`."""
         found: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(sorted(post_ids)):
+        for chunk in _chunks(sorted(keys)):
             cursor = self.posts.find(
                 {"_id": {"$in": chunk}}, {"budget_id": 1, "pillar": 1, "content_type": 1}
             )

@@ -54,10 +54,10 @@ async def test_posts_topic_poison_then_valid(platform: Platform) -> None:
     await platform.send(topics.POSTS_SCHEDULED, valid)
 
     async def stored() -> bool:
-        return bool(await platform.db("metrics")["posts"].find_one({"_id": "p-ok"}))
+        return bool(await platform.db("metrics")["posts"].find_one({"_id": f"{tenant}|p-ok"}))
 
     await eventually(stored)
-    assert not await platform.db("metrics")["posts"].find_one({"_id": "p-ghost"})
+    assert not await platform.db("metrics")["posts"].find_one({"post_id": "p-ghost"})
     await _assert_dead_lettered(
         platform, topics.POSTS_SCHEDULED, ["undecodable", "schema invalid", "unknown tenant"]
     )

@@ -39,7 +39,7 @@ async def test_schedule_ingest_budget_pause_and_audit(platform: Platform) -> Non
 
     # metrics learns the post from the event
     async def metrics_knows_post() -> bool:
-        return bool(await platform.db("metrics")["posts"].find_one({"_id": post["post_id"]}))
+        return bool(await platform.db("metrics")["posts"].find_one({"post_id": post["post_id"]}))
 
     await eventually(metrics_knows_post)
 

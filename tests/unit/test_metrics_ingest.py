@@ -132,7 +132,8 @@ def test_one_spend_line_per_observation_with_spend_and_the_posts_budget() -> Non
     no_spend = obs(post_id="p1", entity_id="ad4")
 
     [event] = summarize_events(
-        [with_budget, unknown_post, no_post, no_spend], budgets_by_post={"p1": "b1", "p2": "b2"}
+        [with_budget, unknown_post, no_post, no_spend],
+        budgets_by_post={("acme", "p1"): "b1", ("acme", "p2"): "b2", ("globex", "p9"): "b9"},
     )
 
     assert [
@@ -162,6 +163,22 @@ def test_spend_is_chunked_and_only_the_first_event_carries_counts_and_totals() -
     assert events[1].totals == events[2].totals == ()
     assert [s.observation_id for e in events for s in e.spend] == [o.event_id for o in stored]
     assert len({e.event_id for e in events}) == 3
+
+
+def test_many_clients_split_the_totals_over_events_that_add_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Issue 14 item 2: a batch of many clients never makes one oversized event."""
+    monkeypatch.setattr(ingest, "MAX_TOTALS_PER_EVENT", 2)
+    stored = [obs(client_id=f"c{i}", metrics={"views": "1"}, entity_id=f"e{i}") for i in range(5)]
+    stored.append(obs(client_id="c0", metrics={"views": "2"}, entity_id="e9"))
+
+    events = summarize_events(stored, budgets_by_post={})
+
+    assert [len(e.totals) for e in events] == [2, 2, 1]
+    assert [e.observations for e in events] == [3, 2, 1]  # c0 has two observations
+    totals = {t.client_id: t.metrics["views"] for e in events for t in e.totals}
+    assert totals == {"c0": 3, "c1": 1, "c2": 1, "c3": 1, "c4": 1}
 
 
 def test_exactly_one_full_chunk_is_one_event(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -25,7 +25,8 @@ def test_buckets_group_by_shard_day_and_source_and_are_named_after_their_first_r
     b = next(c for c in (f"client-{i}" for i in range(99)) if shard_of(c) != shard_of(a))
     docs = [doc("e1", a, "2026-11-02"), doc("e2", a, "2026-11-03"), doc("e3", a, "2026-11-02"),
             doc("e4", b, "2026-11-02"), doc("e5", a, "2026-11-02")]  # fmt: skip
-    origins = {"e1": (1, 12), "e2": (1, 13), "e3": (1, 9), "e4": (4, 2), "e5": (LOCAL, "e5")}
+    origins = {("t1", "e1"): (1, 12), ("t1", "e2"): (1, 13), ("t1", "e3"): (1, 9),
+               ("t1", "e4"): (4, 2), ("t1", "e5"): (LOCAL, "e5")}  # fmt: skip
     buckets = {b["_id"]: b for b in bucket_documents(docs, origins)}
     sa, sb = shard_of(a), shard_of(b)
     assert set(buckets) == {
