@@ -1,20 +1,25 @@
-"""`socialops` command line: agencies and their API keys."""
+"""`socialops` command line: agencies and their API keys; replaying dead letters."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from shared import auth, mongo
 from shared.auth import AgencyDirectory
+from shared.replay import DLQ_SUFFIX, LetterFilter, ReplayReport, replay_dead_letters
 from shared.settings import ServiceSettings
 
 app = typer.Typer(add_completion=False, help="SocialOps administration.", no_args_is_help=True)
 agency_app = typer.Typer(help="Agencies (tenants) and their API keys.", no_args_is_help=True)
 app.add_typer(agency_app, name="agency")
+dlq_app = typer.Typer(help="Dead letters: replay them after a fix.", no_args_is_help=True)
+app.add_typer(dlq_app, name="dlq")
 console = Console()
 
 
@@ -61,6 +66,65 @@ def list_agencies() -> None:
         console.print(table)
 
     asyncio.run(run())
+
+
+def _instant(text: str, option: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError as e:
+        raise typer.BadParameter(f"not an ISO 8601 instant: {e}", param_hint=option) from e
+    if at.tzinfo is None:
+        raise typer.BadParameter("must include a time zone (e.g. Z or +01:00)", param_hint=option)
+    return at
+
+
+@dlq_app.command("replay")
+def replay(
+    topic: str = typer.Argument(
+        ..., help="The topic whose dead letters to replay, e.g. metrics.observations.v1"
+    ),
+    reason_contains: str | None = typer.Option(
+        None, "--reason-contains", help="Only letters whose reason contains this text"
+    ),
+    kind: str | None = typer.Option(None, help="Only letters of this kind (permanent)"),
+    since: str | None = typer.Option(
+        None, help="Only letters that failed at or after this instant (ISO 8601, with zone)"
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Count what would be replayed"),
+) -> None:
+    """Move the dead letters of TOPIC back to TOPIC (after the fix that lets them pass).
+    Safe to repeat: consumers drop events they already processed."""
+    settings = ServiceSettings(service_name="cli")
+    base = topic.removesuffix(DLQ_SUFFIX)
+    dlq_topic = settings.topic_prefix + base.removeprefix(settings.topic_prefix) + DLQ_SUFFIX
+    if since is not None and since.tzinfo is None:
+        raise typer.BadParameter(
+            "must include a time zone (e.g. Z or +01:00)", param_hint="--since"
+        )
+    only = LetterFilter(reason_contains=reason_contains, kind=kind, failed_since=since)
+
+    async def run() -> ReplayReport:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"replaying {dlq_topic}", total=None)
+            return await replay_dead_letters(
+                settings.kafka_bootstrap_servers,
+                dlq_topic,
+                only=only,
+                dry_run=dry_run,
+                progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
+
+    try:
+        report = asyncio.run(run())
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="TOPIC") from e
+    verb = "would replay" if dry_run else "replayed"
+    console.print(
+        f"read {report.read} dead letters of {dlq_topic}: {verb} {report.replayed}, "
+        f"skipped {report.skipped} (filters)"
+    )
+    for source, n in sorted(report.by_topic.items()):
+        console.print(f"  {n} -> {source}")
 
 
 if __name__ == "__main__":

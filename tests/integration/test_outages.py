@@ -79,13 +79,17 @@ def database(tmp_path: Path) -> Iterator[Database]:
         db.kill()
 
 
-@pytest.fixture
-async def metrics_on_private_db(infra: Infra, database: Database) -> AsyncIterator[dict[str, Any]]:
+@pytest.fixture(params=[20])
+async def metrics_on_private_db(
+    infra: Infra, database: Database, request: pytest.FixtureRequest
+) -> AsyncIterator[dict[str, Any]]:
+    """The metrics service on a private database; the parameter is its retry budget."""
     prefix = f"o{uuid.uuid4().hex[:8]}_"
     settings = MetricsSettings(
         kafka_bootstrap_servers=infra.bootstrap, mongodb_uri=database.uri, topic_prefix=prefix,
         topic_partitions=2, database=f"{prefix}metrics", tenancy_database=f"{prefix}tenancy",
-        retry_attempts=20, retry_base_delay_s=0.1, retry_max_delay_s=0.5, log_level="WARNING",
+        retry_attempts=request.param, retry_base_delay_s=0.1, retry_max_delay_s=0.5,
+        log_level="WARNING",
     )  # fmt: skip
     client = mongo.connect(database.uri, app_name="tests")
     agency, _ = await AgencyDirectory(client[settings.tenancy_database]).create_agency("Outage")
@@ -136,6 +140,48 @@ async def test_database_killed_mid_stream_loses_and_dead_letters_nothing(
     )
     retries = REGISTRY.get_sample_value("socialops_messages_total", retried) or 0
     assert retries > retries_before, "the outage outlasted server selection: a retry was due"
+
+
+@pytest.mark.parametrize("metrics_on_private_db", [2], indirect=True)
+async def test_a_20s_database_outage_outlasting_the_retries_dead_letters_nothing(
+    metrics_on_private_db: dict[str, Any], database: Database
+) -> None:
+    """Issue 14 item 6: a failover longer than the retry budget (2 attempts, well under a
+    second) rewinds and retries; nothing is dead-lettered, nothing is lost."""
+    ctx = metrics_on_private_db
+    topic = ctx["prefix"] + topics.ANALYTICS_OBSERVATIONS
+    runtime = ctx["app"].state.runtime
+
+    async def send(entity: str) -> str:
+        event = observation(ctx["tenant"], "cl-1", entity_id=entity)
+        await ctx["producer"].send_and_wait(
+            topic, event.model_dump_json().encode(), key=event.partition_key()
+        )
+        return event.event_id
+
+    async def stored_ids() -> set[str]:
+        docs = await MetricsRepository(runtime.db).find({"tenant_id": ctx["tenant"]})
+        return {d["_id"] for d in docs}
+
+    first = await send("before")
+    await eventually(lambda: _contains(stored_ids, {first}), timeout=30)
+    rewound = {"service": "metrics", "topic": topic, "outcome": "rewound"}
+    rewinds_before = REGISTRY.get_sample_value("socialops_messages_total", rewound) or 0
+
+    database.kill()
+    during = [await send(f"during-{i}") for i in range(20)]
+    await asyncio.sleep(20.0)  # the outage: longer than server selection and every retry
+    failing = REGISTRY.get_sample_value(
+        "socialops_delivery_transient_failures", {"service": "metrics", "topic": topic}
+    )
+    database.start()
+
+    await eventually(lambda: _contains(stored_ids, {first, *during}), timeout=90)
+    dlq = ctx["prefix"] + topics.dlq(topics.ANALYTICS_OBSERVATIONS)
+    assert await _end_offsets(ctx["bootstrap"], dlq) == 0, "an outage dead-letters nothing"
+    rewinds = REGISTRY.get_sample_value("socialops_messages_total", rewound) or 0
+    assert rewinds > rewinds_before, "the outage outlasted the retry budget: offsets rewound"
+    assert failing and failing >= 2, "the failures in a row were visible during the outage"
 
 
 async def _contains(fn, wanted: set[str]) -> bool:  # type: ignore[no-untyped-def]
