@@ -13,6 +13,7 @@ from aiokafka import ConsumerRecord
 from pydantic import BaseModel, ValidationError
 
 from shared.delivery import DeadLetters, PermanentError, describe, is_transient
+from shared.envelope import unreadable_schema
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger("socialops.batch")
@@ -42,7 +43,11 @@ async def decode_batch(
             event = model.model_validate_json(record.value or b"")
             if check is not None:
                 await check(record, event)
-        except (ValidationError, json.JSONDecodeError, UnicodeDecodeError, PermanentError) as e:
+        except ValidationError as e:  # an unknown event_type/version says so, nothing else
+            reason = unreadable_schema(e) or describe(e)
+            await dead_letters.send(record, reason=reason, kind="permanent")
+            continue
+        except (json.JSONDecodeError, UnicodeDecodeError, PermanentError) as e:
             await dead_letters.send(record, reason=describe(e), kind="permanent")
             continue
         except Exception as e:  # a check that broke on this record: it alone is dead-lettered

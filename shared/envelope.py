@@ -6,7 +6,12 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Self
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
+
+# Error types of a message whose schema this consumer does not read (see Event._known_schema).
+UNKNOWN_EVENT_TYPE = "unknown_event_type"
+UNSUPPORTED_EVENT_VERSION = "unsupported_event_version"
 
 # Deterministic event ids (uuid5) for events derived from other facts, so a replay yields the
 # same id and consumers can drop the duplicate.
@@ -59,6 +64,34 @@ class Event(Contract):
         default=None, description="event_id of the event (or request) that caused this one."
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _known_schema(cls, data: Any) -> Any:
+        """Refuse, before reading any payload field, a message of another event_type or of a
+        newer event_version than this class reads: half-reading it could apply the wrong
+        effect. Only concrete events (those naming their EVENT_TYPE) are checked; a base such
+        as GoalEvent is never consumed as such. Older versions are read (additive changes)."""
+        if not isinstance(data, dict) or cls.EVENT_TYPE == Event.EVENT_TYPE:
+            return data
+        event_type = data.get("event_type")
+        if isinstance(event_type, str) and event_type != cls.EVENT_TYPE:
+            reason = f"unknown event_type {event_type[:100]!r} (expected {cls.EVENT_TYPE!r})"
+            raise PydanticCustomError(UNKNOWN_EVENT_TYPE, "{reason}", {"reason": reason})
+        version = data.get("event_version", 1)
+        if isinstance(version, str) and version.isdigit():
+            version = int(version)
+        if (
+            isinstance(version, int)
+            and not isinstance(version, bool)
+            and (version > cls.EVENT_VERSION)
+        ):
+            reason = (
+                f"unsupported event_version {version} of {cls.EVENT_TYPE!r} "
+                f"(this consumer reads up to {cls.EVENT_VERSION})"
+            )
+            raise PydanticCustomError(UNSUPPORTED_EVENT_VERSION, "{reason}", {"reason": reason})
+        return data
+
     @classmethod
     def new(cls, *, producer: str, cause: Event | None = None, **payload: Any) -> Self:
         """Build an event; with `cause`, inherit its tenant and correlation id."""
@@ -78,3 +111,12 @@ class Event(Contract):
     def partition_key(self) -> bytes:
         """Kafka key: by default the tenant, so one agency's events keep their order."""
         return self.tenant_id.encode()
+
+
+def unreadable_schema(error: ValidationError) -> str | None:
+    """The reason when a message was refused for its event_type or event_version (the only
+    error then), None for any other validation error."""
+    errors = error.errors(include_url=False, include_input=False)
+    if len(errors) == 1 and errors[0]["type"] in {UNKNOWN_EVENT_TYPE, UNSUPPORTED_EVENT_VERSION}:
+        return str(errors[0]["msg"])
+    return None
