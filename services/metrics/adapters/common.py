@@ -1,17 +1,35 @@
-"""What every platform adapter shares: the poll context, the result, native number parsing and
-the step that turns native readings of one entity into AnalyticsObserved events.
+"""What every platform adapter shares: the poll context, the result (with everything skipped and
+why), the errors that name a payload path, and the step that turns native readings of one
+entity into AnalyticsObserved events.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal, InvalidOperation
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    computed_field,
+)
 
-from services.metrics.registry import MetricSpec, canonical, is_derived, precedence
+from services.metrics.registry import (
+    EVENT_FIELD_METRICS,
+    MetricSpec,
+    canonical,
+    is_derived,
+    precedence,
+)
+from shared.bounds import MAX_COUNT, MAX_ID_LENGTH
 from shared.envelope import derived_event_id
 from shared.events import (
     AnalyticsObserved,
@@ -25,7 +43,7 @@ from shared.events import (
 from shared.money import Money
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Iterable, Mapping, Sequence
 
 PRODUCER = "metrics.adapters"
 
@@ -36,9 +54,71 @@ WINDOW_LENGTH: dict[TimeWindow, timedelta] = {
     TimeWindow.DAYS_28: timedelta(days=28),
 }
 
+Loc = tuple[str | int, ...]
+
+# A count as documented JSON integers arrive: no strings, floats or booleans, never negative.
+JsonCount = Annotated[int, Strict(), Field(ge=0, le=MAX_COUNT)]
+# A platform object id (bounded like every id we store).
+NativeId = Annotated[str, Strict(), Field(min_length=1, max_length=MAX_ID_LENGTH)]
+
+
+def time_zone(name: str) -> ZoneInfo:
+    """An IANA time zone; ValueError naming it when unknown."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"'{name}' is not an IANA time zone") from None
+
+
+class PayloadModel(BaseModel):
+    """A documented platform response shape: fields we do not read are kept, never an error."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
 
 class PayloadError(ValueError):
-    """A platform payload that cannot be turned into observations (corrupt or unsupported)."""
+    """A platform payload that cannot be turned into observations: `loc` is its JSON path
+    inside the payload (empty: the payload as a whole), `reason` what is wrong there."""
+
+    def __init__(self, reason: str, *, loc: Sequence[str | int]) -> None:
+        self.loc: Loc = tuple(loc)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}" if self.loc else reason)
+
+    @property
+    def path(self) -> str:
+        """The JSON path, dotted (`data.0.values.1.value`)."""
+        return dotted(self.loc)
+
+
+def dotted(loc: Sequence[str | int]) -> str:
+    """A JSON path as one dotted string."""
+    return ".".join(str(part) for part in loc)
+
+
+class SkipKind(StrEnum):
+    """Why something in a payload was not stored."""
+
+    UNMAPPED = "unmapped"  # no canonical metric, or not a documented field
+    IGNORED = "ignored"  # known, deliberately not stored (ratio, duplicate, superseded)
+    NO_VALUE = "no_value"  # the platform sent no value (null, no values)
+    PLATFORM_ERROR = "platform_error"  # the platform reported a partial error
+
+
+class Skipped(BaseModel):
+    """One part of a payload that was not ingested, where it was and why."""
+
+    model_config = ConfigDict(frozen=True)
+
+    path: str = Field(description="JSON path inside the payload, dotted.")
+    native_name: str | None = Field(default=None, description="The platform's metric name.")
+    kind: SkipKind
+    reason: str
+
+
+def skip(loc: Sequence[str | int], kind: SkipKind, reason: str, name: str | None = None) -> Skipped:
+    """A Skipped entry at a JSON path."""
+    return Skipped(path=dotted(loc), native_name=name, kind=kind, reason=reason)
 
 
 class ObservationContext(BaseModel):
@@ -65,15 +145,29 @@ class ObservationContext(BaseModel):
 
 
 class AdapterResult(BaseModel):
-    """Observations from one payload, plus native metrics that were not stored and why."""
+    """Observations from one payload, plus everything in it that was not stored and why."""
 
     model_config = ConfigDict(frozen=True)
 
     observations: tuple[AnalyticsObserved, ...] = ()
-    unmapped: tuple[str, ...] = Field(default=(), description="No canonical mapping: skipped.")
-    ignored: tuple[str, ...] = Field(
-        default=(), description="Known ratios/aggregates or superseded duplicates: not stored."
+    skipped: tuple[Skipped, ...] = Field(
+        default=(), description="Every value or part of the payload not ingested, with reason."
     )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def unmapped(self) -> tuple[str, ...]:
+        """Native metrics with no canonical mapping (or undocumented fields), once each."""
+        return self._names(SkipKind.UNMAPPED)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def ignored(self) -> tuple[str, ...]:
+        """Known native metrics deliberately not stored (ratios, duplicates, superseded)."""
+        return self._names(SkipKind.IGNORED)
+
+    def _names(self, kind: SkipKind) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(s.native_name or s.path for s in self.skipped if s.kind is kind))
 
 
 @dataclass(frozen=True)
@@ -85,23 +179,25 @@ class Reading:
     window: TimeWindow = TimeWindow.LIFETIME
     window_start: datetime | None = None
     cumulative: bool | None = None  # None: a running total when lifetime or the metric is a level
+    loc: Loc = ()
+    label: str | None = None  # the native name as stored (default: native_name)
 
 
-def native_number(value: Any, *, platform: Platform, name: str) -> Decimal | None:
-    """A native value as an exact non-negative Decimal; None when the platform sent null."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str | Decimal):
-        raise PayloadError(f"{platform} '{name}': not a number: {value!r}")
-    try:
-        number = Decimal(repr(value)) if isinstance(value, float) else Decimal(str(value).strip())
-    except InvalidOperation:
-        raise PayloadError(f"{platform} '{name}': not a number: {value!r}") from None
-    if not number.is_finite():
-        raise PayloadError(f"{platform} '{name}': not a finite number: {value!r}")
-    if number < 0:
-        raise PayloadError(f"{platform} '{name}': negative value {value!r}")
-    return number
+@dataclass
+class Facts:
+    """Business facts a payload itself carries for one entity and window (ads spend, leads)."""
+
+    spend: Money | None = None
+    leads: int | None = None
+    conversions: int | None = None
+    window: TimeWindow = TimeWindow.LIFETIME
+    window_start: datetime | None = None
+    cumulative: bool = True
+
+    def as_update(self) -> dict[str, Any]:
+        """The AnalyticsObserved fields these facts set."""
+        names = ("spend", "leads", "conversions")
+        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 def observation_event_id(
@@ -144,26 +240,35 @@ def entity_observations(
     context: ObservationContext,
     entity_level: EntityLevel,
     entity_id: str | None = None,
+    account_id: str | None = None,
     content_type: str | None = None,
-    unknown: Iterable[str] = (),
+    skipped: Iterable[Skipped] = (),
+    facts: Facts | None = None,
+    loc: Loc = (),
 ) -> AdapterResult:
     """Observations of one entity: one event per (window, window start, cumulative) group.
 
-    `unknown` names native metrics the payload had but the adapter did not read (no mapping);
-    they are reported as unmapped, or as ignored when they are known platform ratios.
+    Readings without a canonical mapping are listed as skipped (unmapped, or ignored when they
+    are known platform ratios); a value beyond its metric's plausible bound is a PayloadError
+    at the reading's path. `facts` (spend, leads) join the group of their window.
     """
     if entity_id is None:
         entity_id = context.account_id
-    unmapped: list[str] = []
-    ignored: list[str] = []
-    for name in unknown:
-        (ignored if is_derived(platform, name) else unmapped).append(name)
+    skips: list[Skipped] = list(skipped)
     groups: dict[tuple[TimeWindow, datetime | None, bool], list[tuple[MetricSpec, Reading]]] = {}
     for reading in readings:
         spec = canonical(platform, reading.native_name)
-        if spec is None:
-            (ignored if is_derived(platform, reading.native_name) else unmapped).append(
-                reading.native_name
+        if spec is None or spec.name in EVENT_FIELD_METRICS:
+            derived = is_derived(platform, reading.native_name)
+            skips.append(
+                skip(
+                    reading.loc,
+                    SkipKind.IGNORED if derived else SkipKind.UNMAPPED,
+                    "a ratio the platform computes: its components are stored instead"
+                    if derived
+                    else f"no canonical metric for {platform} '{reading.native_name}'",
+                    reading.native_name,
+                )
             )
             continue
         cumulative = reading.cumulative
@@ -171,12 +276,21 @@ def entity_observations(
             cumulative = reading.window is TimeWindow.LIFETIME or spec.running_total
         key = (reading.window, reading.window_start, cumulative)
         groups.setdefault(key, []).append((spec, reading))
+    if facts is not None and facts.as_update():
+        groups.setdefault((facts.window, facts.window_start, facts.cumulative), [])
 
     observations = []
     for (window, window_start, cumulative), items in groups.items():
-        values, skipped = _metric_values(items)
-        ignored.extend(skipped)
-        if not values:
+        values, group_skips = _metric_values(items)
+        skips.extend(group_skips)
+        update = (
+            facts.as_update()
+            if facts is not None
+            and (facts.window, facts.window_start, facts.cumulative)
+            == (window, window_start, cumulative)
+            else {}
+        )
+        if not values and not update:
             continue
         event_id = observation_event_id(
             tenant_id=context.tenant_id,
@@ -189,7 +303,7 @@ def entity_observations(
             window_start=window_start,
             cumulative=cumulative,
             observed_at=context.observed_at,
-            metric_names=(v.name for v in values),
+            metric_names=[*(v.name for v in values), *update],
         )
         envelope: dict[str, Any] = {
             "event_id": event_id,
@@ -198,43 +312,47 @@ def entity_observations(
         }
         if context.correlation_id:
             envelope["correlation_id"] = context.correlation_id
-        observations.append(
-            AnalyticsObserved.new(
-                producer=PRODUCER,
-                **envelope,
-                client_id=context.client_id,
-                platform=platform,
-                account_id=context.account_id,
-                entity_level=entity_level,
-                entity_id=entity_id,
-                owned=context.owned,
-                content_type=content_type or context.content_type,
-                window=window,
-                window_start=window_start,
-                cumulative=cumulative,
-                observed_at=context.observed_at,
-                source=ObservationSource(
-                    api=api, api_version=context.api_version, kind=context.source_kind
-                ),
-                metrics=values,
+        try:
+            observations.append(
+                AnalyticsObserved.new(
+                    producer=PRODUCER,
+                    **envelope,
+                    client_id=context.client_id,
+                    platform=platform,
+                    account_id=account_id or context.account_id,
+                    entity_level=entity_level,
+                    entity_id=entity_id,
+                    owned=context.owned,
+                    content_type=content_type or context.content_type,
+                    window=window,
+                    window_start=window_start,
+                    cumulative=cumulative,
+                    observed_at=context.observed_at,
+                    source=ObservationSource(
+                        api=api, api_version=context.api_version, kind=context.source_kind
+                    ),
+                    metrics=values,
+                    **update,
+                )
             )
-        )
-    return AdapterResult(
-        observations=tuple(observations),
-        unmapped=tuple(dict.fromkeys(unmapped)),
-        ignored=tuple(dict.fromkeys(ignored)),
-    )
+        except ValidationError as e:
+            error = e.errors(include_url=False)[0]
+            where = ".".join(str(p) for p in error["loc"])
+            raise PayloadError(
+                f"gives an observation that is not valid ({where}: {error['msg']})", loc=loc
+            ) from None
+    return AdapterResult(observations=tuple(observations), skipped=tuple(skips))
 
 
 def _metric_values(
     items: Sequence[tuple[MetricSpec, Reading]],
-) -> tuple[tuple[MetricValue, ...], list[str]]:
-    """Canonical values of one group, resolving sums, renames and per-unit averages."""
+) -> tuple[tuple[MetricValue, ...], list[Skipped]]:
+    """Canonical values of one group, resolving sums, renames, totals and per-unit averages."""
     by_name: dict[str, list[tuple[MetricSpec, Reading]]] = {}
     for spec, reading in items:
         if spec.per is None:
             by_name.setdefault(spec.name, []).append((spec, reading))
-    skipped: list[str] = []
+    skipped: list[Skipped] = []
     values: dict[str, MetricValue] = {}
     for name, candidates in by_name.items():
         if all(spec.summed for spec, _ in candidates):
@@ -242,43 +360,73 @@ def _metric_values(
         else:
             # Old and new names of a renamed metric in one payload: keep the preferred one.
             chosen = [min(candidates, key=lambda c: precedence(c[0]))]
-            skipped += [r.native_name for _, r in candidates if r is not chosen[0][1]]
+            kept = chosen[0][1]
+            skipped += [
+                skip(r.loc, SkipKind.IGNORED, f"superseded by '{kept.native_name}'", r.native_name)
+                for _, r in candidates
+                if r is not kept
+            ]
         total = sum((spec.convert(r.value) for spec, r in chosen), Decimal(0))
+        _check_plausible(chosen[0][0], total, chosen[0][1])
         values[name] = MetricValue(
             name=name,
             value=total,
             unit=chosen[0][0].unit,
-            native_name="+".join(r.native_name for _, r in chosen),
+            native_name="+".join(r.label or r.native_name for _, r in chosen),
         )
+    for name in list(values):
+        spec, reading = by_name[name][0]
+        present = [c for c in spec.components if c in values]
+        if present:  # a platform total next to its components: the components win
+            del values[name]
+            skipped += [
+                skip(
+                    r.loc,
+                    SkipKind.IGNORED,
+                    f"platform total ({spec.basis}); its components {present} are stored",
+                    r.native_name,
+                )
+                for _, r in by_name[name]
+            ]
     for spec, reading in items:
         if spec.per is None:
             continue
         base = values.get(spec.per)
         if spec.name in values or base is None:
-            skipped.append(reading.native_name)  # a total is known, or no base to multiply
+            reason = (
+                f"an average: the total {spec.name} is stored"
+                if spec.name in values
+                else f"an average per {spec.per}, which the payload does not give"
+            )
+            skipped.append(skip(reading.loc, SkipKind.IGNORED, reason, reading.native_name))
             continue
+        value = spec.convert(reading.value) * base.value
+        _check_plausible(spec, value, reading)
         values[spec.name] = MetricValue(
             name=spec.name,
-            value=spec.convert(reading.value) * base.value,
+            value=value,
             unit=spec.unit,
-            native_name=f"{reading.native_name}*{base.native_name}",
+            native_name=f"{reading.label or reading.native_name}*{base.native_name}",
         )
     return tuple(values[n] for n in sorted(values)), skipped
+
+
+def _check_plausible(spec: MetricSpec, value: Decimal, reading: Reading) -> None:
+    reason = spec.metric.implausible(value)
+    if reason is not None:
+        raise PayloadError(f"'{reading.native_name}': {reason}", loc=reading.loc)
 
 
 def merge(results: Iterable[AdapterResult], *, context: ObservationContext) -> AdapterResult:
     """One result from several entities' results, with the context's business facts attached."""
     observations: list[AnalyticsObserved] = []
-    unmapped: dict[str, None] = {}
-    ignored: dict[str, None] = {}
+    skipped: list[Skipped] = []
     for result in results:
         observations.extend(result.observations)
-        unmapped |= dict.fromkeys(result.unmapped)
-        ignored |= dict.fromkeys(result.ignored)
+        skipped.extend(result.skipped)
     return AdapterResult(
         observations=_attach_business_facts(observations, context=context),
-        unmapped=tuple(unmapped),
-        ignored=tuple(ignored),
+        skipped=tuple(skipped),
     )
 
 
@@ -287,7 +435,7 @@ def _attach_business_facts(
 ) -> tuple[AnalyticsObserved, ...]:
     if context.post_id is not None:
         if len({o.entity_id for o in observations}) > 1:
-            raise PayloadError("post_id given for a payload about several entities")
+            raise PayloadError("post_id given for a payload about several entities", loc=())
         observations = [o.model_copy(update={"post_id": context.post_id}) for o in observations]
     facts = {
         key: getattr(context, key)
@@ -297,42 +445,40 @@ def _attach_business_facts(
     if facts and len(observations) != 1:
         raise PayloadError(
             f"{', '.join(facts)} given for a payload that yields {len(observations)} "
-            "observations; pass them per entity and window so they are counted once"
+            "observations; pass them per entity and window so they are counted once",
+            loc=(),
         )
     if facts:
+        carried = [k for k in facts if getattr(observations[0], k) is not None]
+        if carried:
+            raise PayloadError(
+                f"{', '.join(carried)} given in the context and carried by the payload", loc=()
+            )
         observations = [observations[0].model_copy(update=facts)]
     return tuple(observations)
 
 
-def parse_timestamp(value: Any, *, platform: Platform, name: str) -> datetime:
-    """A platform timestamp (ISO 8601 with zone, e.g. Meta's '+0000') as an aware datetime."""
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        raise PayloadError(f"{platform} '{name}': not an ISO 8601 timestamp: {value!r}") from None
-    if parsed.tzinfo is None:
-        raise PayloadError(f"{platform} '{name}': timestamp without zone: {value!r}")
-    return parsed
-
-
-def read_known(
-    fields: dict[str, Any],
+def count_readings(
+    counts: Mapping[str, Any],
     *,
-    platform: Platform,
-    names: Iterable[str] | None = None,
+    loc: Loc,
     window: TimeWindow = TimeWindow.LIFETIME,
     window_start: datetime | None = None,
-) -> tuple[list[Reading], list[str]]:
-    """Readings of the mapped metrics among `names` (default: all keys), and the unmapped rest."""
+    cumulative: bool | None = None,
+) -> tuple[list[Reading], list[Skipped]]:
+    """Readings of validated counts (name -> int or None); a None is listed as no value."""
     readings: list[Reading] = []
-    unknown: list[str] = []
-    for name in fields if names is None else names:
-        if name not in fields:
+    skipped: list[Skipped] = []
+    for name, value in counts.items():
+        if value is None:
+            skipped.append(skip((*loc, name), SkipKind.NO_VALUE, "null: no value sent", name))
             continue
-        if canonical(platform, name) is None:
-            unknown.append(name)
-            continue
-        value = native_number(fields[name], platform=platform, name=name)
-        if value is not None:
-            readings.append(Reading(name, value, window, window_start))
-    return readings, unknown
+        readings.append(
+            Reading(name, Decimal(value), window, window_start, cumulative, loc=(*loc, name))
+        )
+    return readings, skipped
+
+
+def model_counts(model: BaseModel, names: Iterable[str]) -> dict[str, Any]:
+    """The documented count fields a payload object carried (set, even if null)."""
+    return {name: getattr(model, name) for name in names if name in model.model_fields_set}

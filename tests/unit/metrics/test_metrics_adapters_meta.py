@@ -51,19 +51,26 @@ def test_instagram_reel_insights(payload: Load, context: ObservationContext) -> 
     assert result.unmapped == ()
 
 
-def test_instagram_rename_keeps_the_views_series(
+def test_instagram_legacy_impressions_stay_impressions_next_to_views(
     payload: Load, context: ObservationContext
 ) -> None:
+    # Meta replaced impressions by views with another meaning: two series, linked in the
+    # registry as successor, never merged (issue 7 item 4).
     old = instagram_insights(payload("instagram_post_insights_legacy"), context=context)
     new = instagram_insights(payload("instagram_post_insights"), context=context)
 
     [old_obs], [new_obs] = old.observations, new.observations
     assert old_obs.entity_id == new_obs.entity_id == "17895695668004550"
-    assert values(old_obs)["views"] == 2210 and natives(old_obs)["views"] == "impressions"
+    assert (
+        values(old_obs)["impressions"] == 2210 and natives(old_obs)["impressions"] == "impressions"
+    )
     assert values(new_obs)["views"] == 2390 and natives(new_obs)["views"] == "views"
-    assert set(values(old_obs)) == set(values(new_obs)) == {"views", "reach", "saves"}
+    # Legacy `engagement` (likes + comments) is stored as the platform total, its components
+    # being absent (issue 7 item 5).
+    assert values(old_obs) == {"impressions": 2210, "reach": 1650, "saves": 24, "engagement": 143}
+    assert set(values(new_obs)) == {"views", "reach", "saves"}
     assert old.unmapped == ("profile_visits",)
-    assert old.ignored == ("engagement",)
+    assert old.ignored == ()
 
 
 def test_instagram_account_day_series(payload: Load, context: ObservationContext) -> None:
@@ -75,8 +82,8 @@ def test_instagram_account_day_series(payload: Load, context: ObservationContext
     # end_time closes the day the value covers.
     assert first.window_start == datetime(2024, 11, 3, 8, tzinfo=UTC)
     assert second.window_start == datetime(2024, 11, 4, 8, tzinfo=UTC)
-    assert values(first) == {"views": 3521, "reach": 1893, "followers_gained": 17}
-    assert values(second) == {"views": 4102, "reach": 2240, "followers_gained": 23}
+    assert values(first) == {"impressions": 3521, "reach": 1893, "followers_gained": 17}
+    assert values(second) == {"impressions": 4102, "reach": 2240, "followers_gained": 23}
     assert all(o.window is TimeWindow.DAY and not o.cumulative for o in result.observations)
     assert all(o.entity_id == "acct-1" for o in result.observations)
 
@@ -123,7 +130,7 @@ def test_facebook_page_insights_split_levels_from_flows(
     assert levels[1].window_start == datetime(2025, 11, 19, 8, tzinfo=UTC)
 
 
-def test_facebook_legacy_names_continue_the_same_series(
+def test_facebook_legacy_names_continue_renamed_series_only(
     payload: Load, context: ObservationContext
 ) -> None:
     old = facebook_insights(payload("facebook_page_insights_legacy"), context=context)
@@ -132,7 +139,10 @@ def test_facebook_legacy_names_continue_the_same_series(
     def series(result: Any) -> set[tuple[str, TimeWindow, bool]]:
         return {(m.name, o.window, o.cumulative) for o in result.observations for m in o.metrics}
 
-    assert series(old) == series(new)
+    # page_fans -> page_follows and the reach renames keep their meaning: one series each;
+    # page_impressions was replaced by page_media_view (views): its own series.
+    assert series(old) - series(new) == {("impressions", TimeWindow.DAY, False)}
+    assert series(new) - series(old) == {("views", TimeWindow.DAY, False)}
     followers = [o for o in old.observations if "followers" in values(o)]
     # page_fans was "lifetime" with a daily end_time: the running total at the end of each day.
     assert [values(o)["followers"] for o in followers] == [9874, 9880]
@@ -172,7 +182,7 @@ def test_facebook_post_reactions_are_summed_into_likes(
 
 def test_negative_native_value_is_an_error(context: ObservationContext) -> None:
     bad = {"data": [{"name": "reach", "period": "lifetime", "values": [{"value": -5}]}]}
-    with pytest.raises(PayloadError, match="'reach': negative value -5"):
+    with pytest.raises(ValidationError, match=r"data\.0\.values\.0\.value\.count"):
         instagram_insights(bad, context=context, entity_id="1789")
 
 
@@ -186,7 +196,7 @@ def test_negative_reaction_inside_a_breakdown_is_an_error(context: ObservationCo
             }
         ]
     }
-    with pytest.raises(PayloadError, match="angry"):
+    with pytest.raises(ValidationError, match=r"data\.0\.values\.0\.value\.breakdown\.angry"):
         facebook_insights(bad, context=context, entity_level=EntityLevel.POST, entity_id="p1")
 
 

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from pydantic import ValidationError
 
 from services.metrics.adapters import (
     ObservationContext,
@@ -53,8 +54,13 @@ def test_x_tweet_shares_are_retweets_plus_quotes(
     assert (obs.entity_level, obs.entity_id) == (EntityLevel.POST, "1852736490876543210")
     assert obs.source.api == "x_api_v2"
     assert result.unmapped == ("user_profile_clicks",)
-    # impression_count is in both metric sets; organic_metrics repeats the same totals.
-    assert set(result.ignored) == {"impression_count", "organic_metrics"}
+    # public_metrics wins over non_public_metrics (impression_count in both); organic_metrics
+    # splits the same totals by context: each duplicate is listed, none is counted twice.
+    assert set(result.ignored) == {
+        "impression_count", "like_count", "reply_count", "retweet_count", "url_link_clicks",
+    }  # fmt: skip
+    organic = {s.path for s in result.skipped if s.path.startswith("data.organic_metrics")}
+    assert "data.organic_metrics.like_count" in organic
 
 
 def test_x_public_only_tweets_have_no_clicks_rather_than_zero(
@@ -75,12 +81,13 @@ def test_x_user_maps_followers_only(payload: Load, context: ObservationContext) 
     [obs] = result.observations
     assert values(obs) == {"followers": 8421}  # not like_count: those are likes *given*
     assert obs.entity_level is EntityLevel.ACCOUNT and obs.cumulative
-    assert "user.like_count" in result.unmapped
+    [liked] = [s for s in result.skipped if s.native_name == "like_count"]
+    assert liked.path == "data.public_metrics.like_count" and "liked" in liked.reason
 
 
 def test_x_negative_count_is_an_error(context: ObservationContext) -> None:
     tweet = {"id": "1", "public_metrics": {"like_count": 3, "retweet_count": -2}}
-    with pytest.raises(PayloadError, match="retweet_count"):
+    with pytest.raises(ValidationError, match=r"public_metrics\.retweet_count"):
         x_posts(tweet, context=context)
 
 

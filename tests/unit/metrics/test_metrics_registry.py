@@ -15,6 +15,7 @@ from services.metrics.registry import (
     is_known,
     metric,
     native_names,
+    successor,
 )
 from shared.events import MetricValue, Platform
 
@@ -56,11 +57,9 @@ def test_domain_table_native_names_map_to_their_canonical_metric(
 @pytest.mark.parametrize(
     ("platform", "old", "new"),
     [
-        (IG, "impressions", "views"),
+        (IG, "plays", "views"),
         (FB, "page_fans", "page_follows"),
-        (FB, "page_impressions", "page_media_view"),
         (FB, "page_impressions_unique", "page_total_media_view_unique"),
-        (FB, "post_impressions", "post_media_view"),
         (FB, "post_impressions_unique", "post_total_media_view_unique"),
     ],
 )
@@ -72,9 +71,50 @@ def test_renamed_metrics_keep_one_canonical_series(platform: Platform, old: str,
     assert new_spec.renamed_to is None
 
 
+@pytest.mark.parametrize(("platform", "native"), [(IG, "impressions"), (FB, "page_impressions"),
+                                                   (FB, "post_impressions")])  # fmt: skip
+def test_meta_impressions_keep_their_meaning_with_views_as_documented_successor(
+    platform: Platform, native: str
+) -> None:
+    # Meta replaced impressions (times on screen) by views (plays and displays, replays
+    # included): another quantity, so its own series, linked but never merged.
+    spec = canonical(platform, native)
+    assert spec is not None and spec.name == "impressions"
+    assert spec.renamed_to is None and spec.successor == "views"
+    assert successor(platform, "impressions") == "views"
+    assert successor(X, "impressions") is None  # X never replaced its impressions
+
+
 def test_meta_follower_names_old_and_new_are_both_listed_for_followers() -> None:
     assert native_names(FB, "followers") == ("page_follows", "page_fans")
-    assert set(native_names(IG, "views")) >= {"views", "impressions"}
+    assert set(native_names(IG, "views")) >= {"views", "plays"}
+    assert "impressions" not in native_names(IG, "views")
+
+
+def test_platform_engagement_totals_state_their_basis_and_components() -> None:
+    legacy, current = canonical(IG, "engagement"), canonical(IG, "total_interactions")
+    assert legacy is not None and current is not None
+    assert legacy.name == current.name == "engagement"
+    assert legacy.components == ("likes", "comments") and "likes + comments" in (legacy.basis or "")
+    assert set(current.components) == {"likes", "comments", "shares", "saves"}
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "plausible"),
+    [
+        ("likes", Decimal(10**12), True),
+        ("likes", Decimal(10**12 + 1), False),
+        ("reach", Decimal(10**10 + 1), False),
+        ("followers", Decimal(8 * 10**9), True),
+        ("watch_time_s", Decimal(10**13), True),
+        ("clicks", Decimal(-1), False),
+    ],
+)
+def test_plausibility_bounds_per_metric(name: str, value: Decimal, plausible: bool) -> None:
+    reason = METRICS[name].implausible(value)
+    assert (reason is None) is plausible
+    if reason is not None:
+        assert name in reason
 
 
 def test_instagram_follower_count_insight_is_a_flow_not_the_follower_total() -> None:
@@ -141,6 +181,7 @@ def test_every_unit_is_accepted_by_the_event_contract() -> None:
 
 def test_platform_ratios_are_known_but_derived() -> None:
     assert is_derived(LI, "engagement")
-    assert is_derived(IG, "total_interactions")
+    assert is_derived(IG, "ig_reels_avg_watch_time")
+    assert is_derived(Platform.META_ADS, "ctr") and is_derived(Platform.GOOGLE_ADS, "averageCpc")
     assert canonical(LI, "engagement") is None
     assert not is_derived(FB, "page_views_total")
