@@ -11,7 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from shared.envelope import utcnow
-from shared.events import AnalyticsObserved, ClientPlatformTotals, MetricsIngested, SpendLine
+from shared.events import (
+    AnalyticsObserved,
+    ClientPlatformTotals,
+    MetricsIngested,
+    SpendLine,
+    TimeWindow,
+)
 
 # Each MetricsIngested stays well under Kafka's 1 MB default whatever a batch holds: ids are
 # at most 128 characters (shared/bounds.py), so 500 spend lines take ~250 KB and 200 client
@@ -29,6 +35,16 @@ def number(value: Decimal) -> int | Decimal:
 
 def _numbers(values: Mapping[str, Decimal]) -> dict[str, int | Decimal]:
     return {k: number(v) for k, v in values.items()}
+
+
+def period_start(event: AnalyticsObserved) -> datetime:
+    """The instant an observation's values are attributed to: the start of the window they
+    measure (a 2020 daily insight belongs to its 2020 day, whenever it was read), or, for
+    running totals over a lifetime, when they were read (what changed since the previous
+    reading happened by then). `observed_at` stays the freshness of the reading."""
+    if event.window is not TimeWindow.LIFETIME and event.window_start is not None:
+        return event.window_start
+    return event.observed_at
 
 
 @functools.lru_cache(maxsize=4096)
@@ -54,7 +70,8 @@ def to_document(
     Absent facts are left out rather than stored as nulls (documents are the hot path's cost).
     """
     e = event
-    day, week, month = _calendar(e.observed_at.astimezone(UTC).date())
+    at = period_start(e)
+    day, week, month = _calendar(at.astimezone(UTC).date())
     post = post or {}
     doc: dict[str, Any] = {
         "_id": e.event_id,
@@ -68,6 +85,7 @@ def to_document(
         "window": e.window.value,
         "cumulative": e.cumulative,
         "observed_at": e.observed_at,
+        "at": at,
         "source": {"api": e.source.api, "kind": e.source.kind.value},
         "metrics": {m.name: number(m.value) for m in e.metrics},
         "day": day,
@@ -148,24 +166,33 @@ def state_from_document(doc: Mapping[str, Any]) -> SeriesState:
     )
 
 
+def _series_start(e: AnalyticsObserved) -> datetime | None:
+    """The window start that tells series apart: none for a lifetime (one entity's running
+    total is one series, whatever date a platform puts on each reading)."""
+    return None if e.window is TimeWindow.LIFETIME else e.window_start
+
+
 def series_filter(e: AnalyticsObserved) -> dict[str, Any]:
     """Query matching the stored readings of an observation's cumulative series."""
-    return {
+    query: dict[str, Any] = {
         "tenant_id": e.tenant_id,
         "client_id": e.client_id,
         "platform": e.platform.value,
         "entity_level": e.entity_level.value,
         "entity_id": e.entity_id,
         "window": e.window.value,
-        "window_start": e.window_start,
         "cumulative": True,
     }
+    if e.window is not TimeWindow.LIFETIME:
+        query["window_start"] = e.window_start
+    return query
 
 
 def series_key(e: AnalyticsObserved) -> str:
     """Identity of a cumulative series: same client, entity, window kind and window start (two
     clients tracking one competitor account keep a series each)."""
-    start = e.window_start.isoformat() if e.window_start else "-"
+    start_at = _series_start(e)
+    start = start_at.isoformat() if start_at else "-"
     parts = (
         e.tenant_id,
         e.client_id,

@@ -26,6 +26,7 @@ from services.metrics.goal_tracker import GoalTracker
 from services.metrics.ingest import (
     SeriesState,
     contributions,
+    period_start,
     series_filter,
     series_key,
     summarize,
@@ -347,7 +348,7 @@ class Ingestion:
 
 
 def _bucket(event: AnalyticsObserved) -> BucketKey:
-    return bucket_key(event.tenant_id, event.client_id, event.observed_at)
+    return bucket_key(event.tenant_id, event.client_id, period_start(event))
 
 
 def _key(event: AnalyticsObserved) -> str:

@@ -1,7 +1,7 @@
 """Metrics storage: observations in buckets by client shard and day, and known posts.
 
 An observation is stored once, inside a bucket document of collection `observation_buckets`:
-one bucket per (tenant, client shard, UTC day of `observed_at`), Kafka partition and consumed
+one bucket per (tenant, client shard, UTC day of `at`), Kafka partition and consumed
 batch, holding the observations' documents (`obs`, each with `_id` = its event id) and their
 ids (`ids`). A client's shard is a stable hash of its id modulo SHARDS. A batch of 5,000
 observations becomes at most SHARDS documents and index entries per tenant, day and partition
@@ -14,8 +14,12 @@ Queries read the buckets of a client's shard (or of the whole tenant) through th
 documents (see `indexed_stages`). A client query reads the other clients of its shard too:
 SHARDS trades that read cost against the write cost above.
 
+`at` is the start of the period an observation's values describe (`ingest.period_start`: the
+window's start, or `observed_at` for running totals over a lifetime), so a backfill of 2020
+lands in 2020's buckets and KPIs by day, week or month group it there.
+
 Deduplication stays exact per event id: a replay of an observation has the same client and
-`observed_at`, so its id is in the `ids` of that shard's buckets of that day (`stored_ids`).
+period, so its id is in the `ids` of that shard's buckets of that day (`stored_ids`).
 A bucket's `_id` is derived from its first observation's Kafka partition and offset, so two
 consumers storing the same records after a rebalance collide instead of storing them twice.
 """
@@ -68,13 +72,14 @@ def utc_day(at: datetime) -> str:
     return at.astimezone(UTC).date().isoformat()
 
 
-def bucket_key(tenant_id: str, client_id: str, observed_at: datetime) -> BucketKey:
-    """The buckets an observation is stored in, and its replays are looked for in."""
-    return tenant_id, shard_of(client_id), utc_day(observed_at)
+def bucket_key(tenant_id: str, client_id: str, at: datetime) -> BucketKey:
+    """The buckets an observation is stored in, and its replays are looked for in: by the UTC
+    day of the period its values describe (`ingest.period_start`)."""
+    return tenant_id, shard_of(client_id), utc_day(at)
 
 
 def _day_bounds(when: Any) -> dict[str, str]:
-    """The bucket days an `observed_at` condition can match (buckets are by UTC day)."""
+    """The bucket days an `at` condition can match (buckets are by UTC day of `at`)."""
     if not isinstance(when, Mapping):
         return {"$eq": utc_day(when)} if isinstance(when, datetime) else {}
     bounds: dict[str, str] = {}
@@ -100,9 +105,10 @@ def indexed_stages(match: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Aggregation stages yielding the stored observations that match `match`: the buckets of
     the tenant or the client's shard by the index (the local MongoDB-wire server uses an index
     only when a `$match` stage is exactly its prefix), narrowed to the days `observed_at`
-    allows, unwound into observation documents, then all of `match` on those."""
+    allows (a condition on `at`, the period's start; one on `observed_at` reads every day),
+    unwound into observation documents, then all of `match` on those."""
     stages: list[dict[str, Any]] = [{"$match": _buckets_of(match)}]
-    if days := _day_bounds(match.get("observed_at")):
+    if days := _day_bounds(match.get("at")):
         stages.append({"$match": {"day": days}})
     stages += [{"$unwind": "$obs"}, {"$replaceRoot": {"newRoot": "$obs"}}]
     if rest := {k: v for k, v in match.items() if k != "tenant_id"}:

@@ -291,3 +291,28 @@ def test_state_survives_a_round_trip_through_the_stored_document() -> None:
     assert restored == changed[ingest.series_key(second)]
     assert restored.metrics == {"views": Decimal(130), "likes": Decimal(7)}
     assert restored.spend == Decimal("4.00")
+
+
+def test_values_are_attributed_to_the_window_they_measure_not_the_day_read() -> None:
+    """Issue 7 item 1: a 2020 daily insight read today files under its 2020 day."""
+    day = datetime(2020, 3, 1, 8, tzinfo=UTC)  # a Pacific reporting day starts 08:00 UTC
+    backfill = obs(window="day", window_start=day, cumulative=False, metrics={"views": "5"})
+    doc = to_document(backfill)
+    assert ingest.period_start(backfill) == day
+    assert (doc["day"], doc["week"], doc["month"]) == ("2020-03-01", "2020-W09", "2020-03")
+    assert doc["observed_at"] == AT  # freshness kept
+    lifetime = obs(window_start=day, metrics={"likes": "5"})  # lifetime: when it was read
+    assert ingest.period_start(lifetime) == AT
+
+
+def test_a_lifetime_series_read_twice_with_dates_is_one_series() -> None:
+    """Issue 7 item 3: a post's lifetime value read as 100 and later as 150 adds up to 150,
+    whatever date each reading carries."""
+    first = obs(metrics={"likes": "100"}, window_start=AT - timedelta(days=2))
+    later = obs(
+        metrics={"likes": "150"}, window_start=AT - timedelta(days=1),
+        observed_at=AT + timedelta(hours=1),
+    )  # fmt: skip
+    assert ingest.series_key(first) == ingest.series_key(later)
+    added, _ = ingest.contributions([first, later], {})
+    assert sum(c.metrics["likes"] for c in added) == Decimal(150)

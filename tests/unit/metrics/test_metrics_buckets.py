@@ -46,7 +46,7 @@ def test_queries_use_the_index_prefix_then_prune_days_then_unwind_then_match() -
     start = datetime(2026, 11, 2, 0, 30, tzinfo=paris)  # 2026-11-01 23:30 UTC
     end = datetime(2026, 11, 5, tzinfo=UTC)
     match = {"tenant_id": "t1", "client_id": "c1", "platform": "x",
-             "observed_at": {"$gte": start, "$lt": end}}  # fmt: skip
+             "at": {"$gte": start, "$lt": end}}  # fmt: skip
     stages = indexed_stages(match)
     assert stages[:2] == [
         {"$match": {"tenant_id": "t1", "shard": shard_of("c1")}},
@@ -54,6 +54,14 @@ def test_queries_use_the_index_prefix_then_prune_days_then_unwind_then_match() -
     ]
     assert stages[2:4] == [{"$unwind": "$obs"}, {"$replaceRoot": {"newRoot": "$obs"}}]
     assert stages[4] == {"$match": {k: v for k, v in match.items() if k != "tenant_id"}}
+
+
+def test_a_condition_on_observed_at_prunes_no_day() -> None:
+    """Buckets are by the day of the period (`at`); when a reading was taken says nothing of
+    which day's bucket holds it (a backfill read today is in 2020's)."""
+    when = {"$gte": datetime(2026, 11, 2, tzinfo=UTC)}
+    stages = indexed_stages({"tenant_id": "t1", "client_id": "c1", "observed_at": when})
+    assert stages[1] == {"$unwind": "$obs"}
 
 
 def test_a_tenant_wide_query_without_time_bounds_reads_every_bucket_of_the_tenant() -> None:
