@@ -61,9 +61,9 @@ async def kpis(
     if platform:
         base["platform"] = platform.value
     field = FIELD[group_by]
-    rows = await repo.rollup(base | {"observed_at": {"$gte": start, "$lt": end}}, field, SUMMED)
-    levels_start = await repo.levels(base | {"observed_at": {"$lt": start}}, field, list(STOCK))
-    levels_end = await repo.levels(base | {"observed_at": {"$lt": end}}, field, list(STOCK))
+    rows = await repo.rollup(base | {"at": {"$gte": start, "$lt": end}}, field, SUMMED)
+    levels_start = await repo.levels(base | {"at": {"$lt": start}}, field, list(STOCK))
+    levels_end = await repo.levels(base | {"at": {"$lt": end}}, field, list(STOCK))
 
     merged: dict[Any, dict[str, Any]] = {}
     currencies: dict[Any, set[str]] = {}
