@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from faststream.kafka import KafkaRouter
+from faststream.kafka.annotations import KafkaMessage
+from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.budget.ledger import book_spend
+from services.budget.ledger import Booking, book_spend, count_unbooked, dead_letter_refused
 from services.budget.repository import BudgetRepository
 from shared import mongo, topics
 from shared.broker import at_least_once
@@ -18,20 +20,32 @@ def build_router(runtime: Runtime, repo: BudgetRepository) -> KafkaRouter:
     router = KafkaRouter()
 
     @router.subscriber(topics.METRICS_INGESTED, **at_least_once(runtime.group(GROUP)))
-    async def on_metrics_ingested(event: MetricsIngested) -> None:
-        """Book the batch's spend; a replayed event books nothing twice."""
+    async def on_metrics_ingested(event: MetricsIngested, msg: KafkaMessage) -> None:
+        """Book the batch's spend; a replayed event books nothing twice. Lines no budget takes
+        are dead-lettered one by one (ledger module doc), the others booked."""
         await runtime.require_tenant(event.tenant_id)
         if not event.spend:
             return
-        crossings = await mongo.run_once(
+
+        async def effect(session: AsyncClientSession) -> Booking:
+            booking = await book_spend(event, session, runtime=runtime, repo=repo)
+            await dead_letter_refused(
+                booking.refused, event=event, source=msg.raw_message, runtime=runtime
+            )
+            return booking
+
+        booking = await mongo.run_once(
             runtime.mongo,
             runtime.db,
             consumer=GROUP,
             tenant_id=event.tenant_id,
             event_id=event.event_id,
-            effect=lambda s: book_spend(event, s, runtime=runtime, repo=repo),
+            effect=effect,
         )
-        if crossings:
+        if booking is None:  # a replay
+            return
+        count_unbooked(booking)
+        if booking.crossings:
             runtime.outbox.kick()
 
     return router

@@ -215,3 +215,64 @@ async def test_a_threshold_event_id_reused_by_another_tenant_still_pauses_posts(
             return bool(r.json()[0]["status"] == "paused")
 
         await eventually(paused)
+
+
+# --------------------------------------------------------------------------- item 11
+
+
+async def test_spend_that_books_nowhere_is_dead_lettered_per_line_and_counted(
+    platform: Platform,
+) -> None:
+    """Issue 14 item 11: of one MetricsIngested, the lines a budget takes are booked, and each
+    line that names an unknown budget, or is in a currency none of its client's budgets has,
+    is dead-lettered alone with its reason and counted; a client with no budget at all is
+    organic spend, neither booked nor dead-lettered."""
+    tenant, headers = await platform.new_agency()
+    http = platform.http["budget"]
+    budget_id = (await http.post("/budgets", json=budget_body("cl-1"), headers=headers)).json()[
+        "budget_id"
+    ]
+    before = {
+        reason: await _sample(
+            platform, "budget", "socialops_budget_spend_unbooked_total", reason=reason
+        )
+        for reason in ("unknown_budget", "currency_mismatch")
+    }
+    event = _ingested(
+        tenant,
+        "cl-1",
+        _line("obs-ok", "cl-1", "10.00"),
+        _line("obs-named", "cl-1", "3.00", budget_id=budget_id),
+        _line("obs-usd", "cl-1", "20.00", currency="USD"),
+        _line("obs-ghost", "cl-1", "4.00", budget_id="bu-of-nobody"),
+        _line("obs-organic", "cl-organic", "9.00"),
+    )
+    await platform.send(topics.METRICS_INGESTED, event)
+
+    async def booked() -> bool:
+        body = (await http.get(f"/budgets/{budget_id}", headers=headers)).json()
+        return bool(body["spent"]["amount"] == "13.00")
+
+    await eventually(booked)
+    dead = await _dead_letters(platform, topics.METRICS_INGESTED, 2)
+    assert len(dead) == 2
+    by_reason = {h["x-dlq-reason"].split(":")[0]: h for h in dead}
+    assert set(by_reason) == {"unknown_budget", "currency_mismatch"}, dead
+    for reason, header in by_reason.items():
+        assert header["x-dlq-kind"] == "permanent"
+        assert header["x-dlq-service"] == "budget"
+        assert header["x-dlq-source-topic"] == platform.topic(topics.METRICS_INGESTED)
+        # each dead letter is a MetricsIngested of that one line, replayable after a fix
+        replay = MetricsIngested.model_validate_json(header["value"])
+        assert replay.tenant_id == tenant and replay.causation_id == event.event_id
+        assert replay.totals == () and len(replay.spend) == 1
+        expected = {"unknown_budget": "obs-ghost", "currency_mismatch": "obs-usd"}[reason]
+        assert replay.spend[0].observation_id == expected
+        after = await _sample(
+            platform, "budget", "socialops_budget_spend_unbooked_total", reason=reason
+        )
+        assert after == before[reason] + 1
+    assert "bu-of-nobody" in by_reason["unknown_budget"]["x-dlq-reason"]
+    assert "USD" in by_reason["currency_mismatch"]["x-dlq-reason"]
+    ledger = platform.db("budget")["ledger"]
+    assert sorted([d["observation_id"] async for d in ledger.find({})]) == ["obs-named", "obs-ok"]
