@@ -81,7 +81,9 @@ async def test_every_adapter_through_http_to_storage(
     assert again.json()["event_ids"] == r.json()["event_ids"]
 
 
-async def test_meta_rename_keeps_one_views_series(platform: Platform) -> None:
+async def test_meta_impressions_and_views_stay_two_series(platform: Platform) -> None:
+    # Meta replaced impressions by views, another quantity: each keeps its own series (the
+    # registry links them as successor; a trend query may splice them explicitly).
     tenant, headers = await platform.new_agency()
     http = platform.http["metrics"]
     for name, hours in (("instagram_post_insights_legacy", 0), ("instagram_post_insights", 24)):
@@ -96,11 +98,13 @@ async def test_meta_rename_keeps_one_views_series(platform: Platform) -> None:
     await stored(platform, tenant, 2)
     report = await kpis(platform, headers, client_id="cl-1", group_by="day")
     by_day = {g["key"]: g["totals"] for g in report["groups"]}
-    # lifetime running totals: day 1 reads 2210 (`impressions`, legacy), day 2 reads 2390 (`views`)
-    assert by_day["2026-11-02"]["views"] == "2210"
-    assert by_day["2026-11-03"]["views"] == "180"
+    # lifetime running totals: day 1 reads impressions 2210 (legacy), day 2 views 2390 (current)
+    assert by_day["2026-11-02"]["impressions"] == "2210"
+    assert "views" not in by_day["2026-11-02"]
+    assert by_day["2026-11-03"]["views"] == "2390"
     total = await kpis(platform, headers, client_id="cl-1")
     assert total["groups"][0]["totals"]["views"] == "2390"
+    assert total["groups"][0]["totals"]["impressions"] == "2210"
 
 
 async def test_out_of_order_cumulative_readings_latest_wins(platform: Platform) -> None:
