@@ -21,8 +21,6 @@ from services.metrics.adapters.common import (
     Reading,
     SkipKind,
     Skipped,
-    entity_observations,
-    merge,
     skip,
     time_zone,
 )
@@ -40,6 +38,7 @@ from services.metrics.adapters.meta_models import (
     exact,
     string_count,
 )
+from services.metrics.adapters.observations import entity_observations, merge
 from shared.events import EntityLevel, Platform, TimeWindow
 from shared.money import Money
 

@@ -30,11 +30,10 @@ from services.metrics.adapters.common import (
     PayloadModel,
     SkipKind,
     count_readings,
-    entity_observations,
-    merge,
     model_counts,
     skip,
 )
+from services.metrics.adapters.observations import entity_observations, merge
 from shared.events import EntityLevel, Platform, TimeWindow
 
 LINKEDIN_API = "linkedin_rest"

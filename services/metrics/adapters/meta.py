@@ -26,8 +26,6 @@ from services.metrics.adapters.common import (
     SkipKind,
     Skipped,
     count_readings,
-    entity_observations,
-    merge,
     model_counts,
     skip,
 )
@@ -40,6 +38,7 @@ from services.metrics.adapters.meta_models import (
     InsightsResponse,
     InsightValue,
 )
+from services.metrics.adapters.observations import entity_observations, merge
 from shared.events import EntityLevel, Platform, TimeWindow
 
 INSTAGRAM_API = "instagram_graph"

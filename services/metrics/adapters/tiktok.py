@@ -22,11 +22,10 @@ from services.metrics.adapters.common import (
     SkipKind,
     Skipped,
     count_readings,
-    entity_observations,
-    merge,
     model_counts,
     skip,
 )
+from services.metrics.adapters.observations import entity_observations, merge
 from shared.events import EntityLevel, Platform
 
 TIKTOK_API = "tiktok_api_v2"

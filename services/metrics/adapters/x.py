@@ -27,10 +27,9 @@ from services.metrics.adapters.common import (
     Reading,
     SkipKind,
     Skipped,
-    entity_observations,
-    merge,
     skip,
 )
+from services.metrics.adapters.observations import entity_observations, merge
 from services.metrics.registry import canonical
 from shared.events import EntityLevel, Platform
 

@@ -36,12 +36,11 @@ from services.metrics.adapters.common import (
     Reading,
     SkipKind,
     Skipped,
-    entity_observations,
-    merge,
     skip,
     time_zone,
 )
 from services.metrics.adapters.meta_models import DigitString, NativeName, string_count
+from services.metrics.adapters.observations import entity_observations, merge
 from shared.bounds import MAX_COUNT
 from shared.events import EntityLevel, Platform, TimeWindow
 
