@@ -1,27 +1,25 @@
-"""Prometheus metrics of SMART goals: progress and state per tenant and goal (one series per
-goal, so the label set grows with goals, not with data), and the goal events published."""
+"""Prometheus metrics of SMART goals, with bounded labels: goals counted per tenant and state
+(never one series per goal: a goal's own progress is served by GET /goals/{id}), and the goal
+events published per tenant and type. Per tenant: 5 + 4 series, however many goals it has."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Mapping
-from typing import Any
 
 from prometheus_client import Counter, Gauge
 
 from services.metrics.goals import GoalState
 from shared.observability import registry
 
-GOAL_PROGRESS = Gauge(
-    "socialops_goal_progress_ratio",
-    "How far a goal is from its baseline to its target (0..1, above 1 when exceeded).",
-    ["tenant", "goal"],
-    registry=registry,
-)
-GOAL_STATE = Gauge(
-    "socialops_goal_state",
-    "1 for the state a goal is in (on_track, at_risk, achieved, missed), 0 for the others.",
-    ["tenant", "goal", "state"],
+PENDING = "pending"  # created, not evaluated yet
+STATES = (PENDING, *(s.value for s in GoalState))
+
+GOALS = Gauge(
+    "socialops_goals",
+    "Goals per state: pending (not evaluated yet), on_track and at_risk (open), achieved and "
+    "missed (closed within the last 30 days). Recomputed from storage by the goal tracker.",
+    ["tenant", "state"],
     registry=registry,
 )
 GOAL_EVENTS = Counter(
@@ -35,24 +33,21 @@ GOAL_EVALUATION_ERRORS = Counter(
     "Goal evaluations that failed (retried by the tracker's next round).",
     registry=registry,
 )
+GOALS_REFUSED = Counter(
+    "socialops_goals_refused_total",
+    "Goals refused because their client already has the maximum of open goals.",
+    registry=registry,
+)
 
 
-def record(tenant_id: str, goal_id: str, status: Mapping[str, Any] | None) -> None:
-    """Set a goal's gauges from its stored status (nothing before its first evaluation)."""
-    if not status:
-        return
-    progress = status.get("progress")
-    GOAL_PROGRESS.labels(tenant_id, goal_id).set(float(progress) if progress is not None else 0.0)
-    for state in GoalState:
-        GOAL_STATE.labels(tenant_id, goal_id, state.value).set(
-            1.0 if status.get("state") == state.value else 0.0
-        )
+def set_counts(tenant_id: str, counts: Mapping[str, int]) -> None:
+    """Set a tenant's goal counts (a state missing from `counts` has none)."""
+    for state in STATES:
+        GOALS.labels(tenant_id, state).set(counts.get(state, 0))
 
 
-def forget(tenant_id: str, goal_id: str) -> None:
-    """Drop a deleted goal's series."""
-    with contextlib.suppress(KeyError):
-        GOAL_PROGRESS.remove(tenant_id, goal_id)
-    for state in GoalState:
+def forget(tenant_id: str) -> None:
+    """Drop the series of a tenant left without goals to count."""
+    for state in STATES:
         with contextlib.suppress(KeyError):
-            GOAL_STATE.remove(tenant_id, goal_id, state.value)
+            GOALS.remove(tenant_id, state)

@@ -25,7 +25,7 @@ from shared.events import GoalAchieved, GoalAtRisk, GoalEvent, GoalMissed, GoalP
 PRODUCER = "metrics"
 PROGRESS_STEP = Decimal("0.001")  # smaller moves of progress publish nothing
 FINAL = frozenset({GoalState.ACHIEVED, GoalState.MISSED})
-GAUGE_RETENTION = timedelta(days=30)  # closed goals keep their gauges this long after a restart
+GAUGE_RETENTION = timedelta(days=30)  # closed goals count in socialops_goals this long
 _QUANTUM = Decimal("0.000001")
 EVENT_TYPES: dict[GoalEventKind, type[GoalEvent]] = {
     GoalEventKind.PROGRESSED: GoalProgressed,
@@ -42,6 +42,18 @@ class GoalRejectedError(ValueError):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+
+
+class GoalLimitError(Exception):
+    """A client already has the maximum of open goals."""
+
+    def __init__(self, client_id: str, limit: int) -> None:
+        super().__init__(
+            f"client '{client_id}' already has {limit} open goals, the limit per client "
+            "(METRICS_MAX_OPEN_GOALS_PER_CLIENT); delete one or wait until one ends"
+        )
+        self.client_id = client_id
+        self.limit = limit
 
 
 # --------------------------------------------------------------------------- pure logic

@@ -51,6 +51,7 @@ INDEXES = {
         ),
         IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING), ("created_at", ASCENDING)]),
         IndexModel([("open", ASCENDING), ("tenant_id", ASCENDING)]),  # tenants with open goals
+        IndexModel([("tenant_id", ASCENDING), ("closed_at", ASCENDING)]),  # recently closed
     ]
 }
 
@@ -221,6 +222,10 @@ def kpi_points(
 # --------------------------------------------------------------------------- repository
 
 
+def _open_or_closed_since(tenant_id: str, since: datetime) -> dict[str, Any]:
+    return {"tenant_id": tenant_id, "$or": [{"open": True}, {"closed_at": {"$gte": since}}]}
+
+
 class GoalRepository:
     """Goals (one document each, `_id` = goal id) and reads of the observations they measure."""
 
@@ -237,10 +242,43 @@ class GoalRepository:
         return await self.goals.find_one({"_id": goal_id, "tenant_id": tenant_id})
 
     async def list_goals(
-        self, tenant_id: str, client_id: str | None = None
+        self,
+        tenant_id: str,
+        client_id: str | None = None,
+        *,
+        state: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
     ) -> list[dict[str, Any]]:
-        query = {"tenant_id": tenant_id} | ({"client_id": client_id} if client_id else {})
-        return await self.goals.find(query).sort("created_at", ASCENDING).to_list(None)
+        """A page of a tenant's goals, oldest first, optionally of one client and state."""
+        query: dict[str, Any] = {"tenant_id": tenant_id}
+        if client_id:
+            query["client_id"] = client_id
+        if state:
+            query["status.state"] = state
+        cursor = self.goals.find(query).sort([("created_at", ASCENDING), ("_id", ASCENDING)])
+        return await cursor.skip(offset).limit(limit).to_list(None)
+
+    async def count_open(self, tenant_id: str, client_id: str) -> int:
+        """How many open goals a client has (the cap on goals is on these)."""
+        return await self.goals.count_documents(
+            {"tenant_id": tenant_id, "open": True, "client_id": client_id}
+        )
+
+    async def count_by_state(self, tenant_id: str, *, since: datetime) -> dict[str, int]:
+        """A tenant's open goals and goals closed since `since`, counted by state (goals not
+        evaluated yet under "pending")."""
+        pipeline: list[dict[str, Any]] = [
+            {"$match": _open_or_closed_since(tenant_id, since)},
+            {"$group": {"_id": "$status.state", "n": {"$sum": 1}}},
+        ]
+        cursor = await self.goals.aggregate(pipeline)
+        return {str(row["_id"] or "pending"): int(row["n"]) async for row in cursor}
+
+    async def tenants_with_recent_goals(self, *, since: datetime) -> set[str]:
+        """Tenants with an open goal or a goal closed since `since`."""
+        query = {"$or": [{"open": True}, {"closed_at": {"$gte": since}}]}
+        return {str(t) for t in await self.goals.distinct("tenant_id", query)}
 
     async def delete(self, tenant_id: str, goal_id: str) -> bool:
         result = await self.goals.delete_one({"_id": goal_id, "tenant_id": tenant_id})
@@ -294,14 +332,6 @@ class GoalRepository:
             ],
         }
         return await self.goals.find(query).to_list(None)
-
-    async def recent(self, tenant_id: str, *, since: datetime) -> list[dict[str, Any]]:
-        """Goals still open or with a deadline since `since` (to restore gauges at start-up)."""
-        query = {"tenant_id": tenant_id, "$or": [{"open": True}, {"deadline": {"$gte": since}}]}
-        return await self.goals.find(query, {"tenant_id": 1, "status": 1}).to_list(None)
-
-    async def tenants(self) -> set[str]:
-        return {str(t) for t in await self.goals.distinct("tenant_id")}
 
     # measured series ----------------------------------------------------------------------
 

@@ -7,6 +7,10 @@ so two evaluations racing (two replicas, a retry) commit one event; event ids de
 (goal, revision, state, progress), so a re-run after a crash stages the same id again.
 Ingestion only marks (tenant, client, platform) as touched; the `run` loop evaluates them,
 so the hot ingestion path does no goal I/O and bursts of batches coalesce.
+
+Bounds: a client has at most `max_open_goals_per_client` open goals (METRICS_ settings); the
+Prometheus series count goals per tenant and state (`goal_metrics`), recomputed from storage
+for the tenants whose goals changed and, every periodic round, for all of them.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from services.metrics import goal_metrics
 from services.metrics.goal_planning import (
     FINAL,
     GAUGE_RETENTION,
+    GoalLimitError,
     GoalRejectedError,
     Plan,
     decide,
@@ -51,6 +56,7 @@ from services.metrics.goals import (
     GoalState,
     evaluate,
 )
+from services.metrics.settings import DEFAULT_MAX_OPEN_GOALS_PER_CLIENT, MetricsSettings
 from shared import mongo, topics
 from shared.envelope import utcnow
 from shared.events import GoalEvent
@@ -66,26 +72,47 @@ class _LostRaceError(Exception):
 class GoalTracker:
     """Creates goals and keeps every open goal's status current, publishing what changes."""
 
-    def __init__(self, runtime: Runtime, repo: GoalRepository, *, stale_after_s: float = 300.0):
+    def __init__(
+        self,
+        runtime: Runtime,
+        repo: GoalRepository,
+        *,
+        stale_after_s: float = 300.0,
+        max_open_per_client: int | None = None,
+    ):
         self.runtime = runtime
         self.repo = repo
         self.stale_after = timedelta(seconds=stale_after_s)
+        settings = getattr(runtime, "settings", None)
+        if max_open_per_client is None:
+            max_open_per_client = (
+                settings.max_open_goals_per_client
+                if isinstance(settings, MetricsSettings)
+                else DEFAULT_MAX_OPEN_GOALS_PER_CLIENT
+            )
+        self.max_open_per_client = max_open_per_client
         self._tenants: set[str] | None = None  # tenants with open goals (None: not loaded yet)
         self._created: set[str] = set()  # tenants given goals while the set was reloading
         self._pending: set[Triple] = set()
         self._wake = asyncio.Event()
-        self._gauges_restored = False
+        self._changed: set[str] = set()  # tenants whose goal counts may have moved
+        self._gauged: set[str] = set()  # tenants with goal-count series
 
     # creation -----------------------------------------------------------------------------
 
     async def create_goal(
         self, tenant_id: str, client_id: str, spec: GoalSpec, *, name: str | None = None
     ) -> dict[str, Any]:
-        """Resolve, store and evaluate a new goal; GoalRejectedError when it cannot be measured."""
+        """Resolve, store and evaluate a new goal; GoalRejectedError when it cannot be measured,
+        GoalLimitError when the client has the maximum of open goals already (two concurrent
+        creations may both pass the check: the cap bounds the count, not to the unit)."""
         assert spec.start is not None and spec.deadline is not None  # GoalSpec guarantees both
         now = utcnow()
         if spec.deadline <= now:
             raise GoalRejectedError("deadline", "the deadline has already passed")
+        if await self.repo.count_open(tenant_id, client_id) >= self.max_open_per_client:
+            goal_metrics.GOALS_REFUSED.inc()
+            raise GoalLimitError(client_id, self.max_open_per_client)
         kind = series_kind(spec.metric)
         goal: dict[str, Any] = {
             "_id": f"go-{uuid.uuid4().hex[:12]}",
@@ -109,17 +136,21 @@ class GoalTracker:
         self._created.add(tenant_id)
         if self._tenants is not None:
             self._tenants.add(tenant_id)
+        self._changed.add(tenant_id)
         try:
             return await self.evaluate_goal(goal) or goal
         except Exception:  # the periodic round evaluates goals never evaluated
             log.exception("first evaluation of goal %s failed", goal["_id"])
             goal_metrics.GOAL_EVALUATION_ERRORS.inc()
             return goal
+        finally:
+            await self._refresh_quietly()
 
     async def delete_goal(self, tenant_id: str, goal_id: str) -> bool:
         deleted = await self.repo.delete(tenant_id, goal_id)
         if deleted:
-            goal_metrics.forget(tenant_id, goal_id)
+            self._changed.add(tenant_id)
+            await self._refresh_quietly()
         return deleted
 
     async def _resolve(
@@ -205,7 +236,7 @@ class GoalTracker:
         if not await self._commit(goal, changes, event):
             return None
         stored = {**resolved, **changes, "revision": goal["revision"] + 1}
-        goal_metrics.record(stored["tenant_id"], stored["_id"], status)
+        self._changed.add(stored["tenant_id"])
         if event is not None:
             goal_metrics.GOAL_EVENTS.labels(stored["tenant_id"], event.event_type).inc()
             self.runtime.outbox.kick()
@@ -267,6 +298,7 @@ class GoalTracker:
             raise
         for goal in goals:
             await self._safe_evaluate(goal)
+        await self.refresh_gauges()
         return len(goals)
 
     async def evaluate_due(self) -> int:
@@ -282,14 +314,36 @@ class GoalTracker:
             for goal in due:
                 await self._safe_evaluate(goal)
             evaluated += len(due)
+        await self.refresh_gauges(every_tenant=True)
         return evaluated
 
-    async def restore_gauges(self) -> None:
-        """Set the gauges of open and recently closed goals from their stored status."""
+    async def refresh_gauges(self, *, every_tenant: bool = False) -> None:
+        """Recount the goals by state of the tenants whose goals changed (or of every tenant:
+        closed goals age out of the counts, tenants left without goals lose their series)."""
         since = utcnow() - GAUGE_RETENTION
-        for tenant_id in sorted(await self.repo.tenants()):
-            for goal in await self.repo.recent(tenant_id, since=since):
-                goal_metrics.record(tenant_id, goal["_id"], goal.get("status"))
+        tenants, self._changed = self._changed, set()
+        try:
+            if every_tenant:
+                current = await self.repo.tenants_with_recent_goals(since=since)
+                for gone in self._gauged - current - tenants:
+                    goal_metrics.forget(gone)
+                    self._gauged.discard(gone)
+                tenants |= current
+            for tenant_id in sorted(tenants):
+                goal_metrics.set_counts(
+                    tenant_id, await self.repo.count_by_state(tenant_id, since=since)
+                )
+                self._gauged.add(tenant_id)
+                tenants.discard(tenant_id)
+        finally:
+            self._changed |= tenants  # what was not recounted, next time
+
+    async def _refresh_quietly(self) -> None:
+        """Recount after an HTTP change; a failure leaves it to the loop's next round."""
+        try:
+            await self.refresh_gauges()
+        except Exception:
+            log.warning("goal counts not refreshed; the next round will", exc_info=True)
 
     async def run(self, interval_s: float = 30.0) -> None:
         """Background loop: evaluate touched goals as soon as ingestion reports them, and every
@@ -298,9 +352,6 @@ class GoalTracker:
         while True:
             self._wake.clear()
             try:
-                if not self._gauges_restored:
-                    await self.restore_gauges()
-                    self._gauges_restored = True
                 if time.monotonic() >= next_due:
                     await self.evaluate_due()
                     next_due = time.monotonic() + interval_s

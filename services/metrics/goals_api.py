@@ -1,6 +1,7 @@
 """Goals HTTP API: create SMART goals (a goal that is not SMART is answered 422 naming the field
-and the reason), read their live status, delete them. Every route is scoped to the caller's
-agency: another agency's goal answers 404."""
+and the reason; past the cap of open goals per client, 409 naming the limit), read their live
+status (listed a page at a time), delete them. Every route is scoped to the caller's agency:
+another agency's goal answers 404."""
 
 from __future__ import annotations
 
@@ -10,8 +11,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from services.metrics.goal_planning import GoalLimitError, GoalRejectedError
 from services.metrics.goal_store import GoalRepository
-from services.metrics.goal_tracker import GoalRejectedError, GoalTracker
+from services.metrics.goal_tracker import GoalTracker
 from services.metrics.goals import GoalSpec, GoalState
 from shared.events import Platform
 from shared.money import ExactDecimal
@@ -150,7 +152,9 @@ def _not_found(goal_id: str) -> HTTPException:
 @router.post("/goals", status_code=status.HTTP_201_CREATED)
 async def create_goal(body: GoalIn, agency: CurrentAgency, tracker: Tracker) -> GoalOut:
     """Set a SMART goal for a client; it is evaluated at once and whenever data arrives, and
-    publishes GoalProgressed / GoalAtRisk / GoalAchieved / GoalMissed on metrics.goals.v1."""
+    publishes GoalProgressed / GoalAtRisk / GoalAchieved / GoalMissed on metrics.goals.v1.
+    A client has at most METRICS_MAX_OPEN_GOALS_PER_CLIENT open goals (default 200): past
+    that, 409."""
     spec = smart_spec(body)
     try:
         goal = await tracker.create_goal(agency.tenant_id, body.client_id, spec, name=body.name)
@@ -159,6 +163,12 @@ async def create_goal(body: GoalIn, agency: CurrentAgency, tracker: Tracker) -> 
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[{"loc": ["body", e.field], "msg": e.reason, "type": "value_error"}],
         ) from e
+    except GoalLimitError as e:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=[{"loc": ["body", "client_id"], "msg": str(e), "type": "limit_exceeded",
+                     "limit": e.limit}],
+        ) from e  # fmt: skip
     return GoalOut.of(goal)
 
 
@@ -168,10 +178,19 @@ async def list_goals(
     repo: GoalRepo,
     client_id: Annotated[str | None, Query(max_length=64)] = None,
     state: GoalState | None = None,
+    limit: Annotated[int, Query(ge=1, le=500, description="Goals per page.")] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Goals to skip.")] = 0,
 ) -> list[GoalOut]:
-    """Your agency's goals, optionally of one client and in one state."""
-    goals = [GoalOut.of(g) for g in await repo.list_goals(agency.tenant_id, client_id)]
-    return [g for g in goals if state is None or g.state == state]
+    """Your agency's goals, oldest first, optionally of one client and in one state; a page of
+    `limit` (at most 500) after skipping `offset`. A page shorter than `limit` is the last."""
+    goals = await repo.list_goals(
+        agency.tenant_id,
+        client_id,
+        state=state.value if state else None,
+        limit=limit,
+        offset=offset,
+    )
+    return [GoalOut.of(g) for g in goals]
 
 
 @router.get("/goals/{goal_id}")

@@ -5,6 +5,8 @@ from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
 
+DEFAULT_MAX_OPEN_GOALS_PER_CLIENT = 200
+
 
 class MetricsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="METRICS_", extra="ignore", frozen=True)
@@ -12,3 +14,10 @@ class MetricsSettings(ServiceSettings):
     service_name: str = "metrics"
     port: int = Field(default=8102, ge=1, le=65535)
     batch_max_records: int = Field(default=10000, ge=1, le=20000)
+    max_open_goals_per_client: int = Field(
+        default=DEFAULT_MAX_OPEN_GOALS_PER_CLIENT,
+        ge=1,
+        le=10_000,
+        description="Open (not yet achieved or missed) goals a client may have; POST /goals "
+        "past it answers 409.",
+    )

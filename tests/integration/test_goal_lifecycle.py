@@ -1,6 +1,7 @@
 """SMART goals as live objects over the real broker and database: created over HTTP, evaluated
 as observations arrive through Kafka, with GoalProgressed / GoalAtRisk / GoalAchieved /
-GoalMissed on metrics.goals.v1, a Prometheus gauge per goal, and per-agency isolation."""
+GoalMissed on metrics.goals.v1, goals counted per agency and state in Prometheus (never a series
+per goal), per-agency isolation, the cap of open goals per client and a paginated list."""
 
 from __future__ import annotations
 
@@ -85,6 +86,17 @@ async def gauge(platform: Platform, name: str, **labels: str) -> float | None:
     return None
 
 
+async def goal_series(platform: Platform) -> list[Any]:
+    """Samples on /metrics that carry a goal label (there must be none: unbounded)."""
+    text = (await platform.http["metrics"].get("/metrics")).text
+    return [
+        sample
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if "goal" in sample.labels or "goal_id" in sample.labels
+    ]
+
+
 async def stored(platform: Platform, tenant: str, n: int) -> None:
     async def count() -> bool:
         return len(await platform.observations(tenant)) == n
@@ -124,14 +136,10 @@ async def test_goal_progresses_as_data_arrives_then_is_achieved(platform: Platfo
     assert (await tracker.evaluate_goal(stored_goal))["revision"] == stored_goal["revision"]
     assert len(await platform.read_topic(topics.GOAL_EVENTS, expect=4, timeout=3)) == 3
 
-    # the Prometheus gauges per tenant and goal
-    assert (
-        await gauge(platform, "socialops_goal_progress_ratio", tenant=tenant, goal=goal_id) == 1.2
-    )
-    state = await gauge(
-        platform, "socialops_goal_state", tenant=tenant, goal=goal_id, state="achieved"
-    )
-    assert state == 1
+    # Prometheus counts the agency's goals by state; the goal's own progress is in the API
+    assert await gauge(platform, "socialops_goals", tenant=tenant, state="achieved") == 1
+    assert await gauge(platform, "socialops_goals", tenant=tenant, state="on_track") == 0
+    assert not await goal_series(platform)
 
 
 async def test_slow_trend_puts_a_goal_at_risk_with_baseline_from_history(
@@ -191,10 +199,7 @@ async def test_deadline_passing_without_data_misses_the_goal(platform: Platform)
     events = await goal_events(platform, goal["goal_id"], expect=2)
     assert [e["event_type"] for e in events] == ["GoalProgressed", "GoalMissed"]
     assert events[1]["state"] == "missed"
-    progress = await gauge(
-        platform, "socialops_goal_progress_ratio", tenant=tenant, goal=goal["goal_id"]
-    )
-    assert progress == 0
+    assert await gauge(platform, "socialops_goals", tenant=tenant, state="missed") == 1
 
 
 async def test_kpi_goal_is_measured_over_the_goal_window(platform: Platform) -> None:
@@ -319,3 +324,47 @@ async def test_another_agency_cannot_see_or_delete_a_goal(platform: Platform) ->
     assert [g["goal_id"] for g in mine] == [goal["goal_id"]]
     assert (await http.delete(path, headers=headers)).status_code == 204
     assert (await http.get(path, headers=headers)).status_code == 404
+
+
+async def test_open_goals_per_client_are_capped(platform: Platform) -> None:
+    """Issue 14 item 8: past the cap of open goals per client, POST /goals answers 409 naming
+    the limit; another client, or the same one after a goal is deleted, may add goals."""
+    tenant, headers = await platform.new_agency("Acme")
+    platform.apps["metrics"].state.goal_tracker.max_open_per_client = 3  # setting, lowered
+    now = datetime.now(UTC)
+    goals = [await create_goal(platform, headers, goal_body(now)) for _ in range(3)]
+    http = platform.http["metrics"]
+
+    r = await http.post("/goals", json=goal_body(now), headers=headers)
+    assert r.status_code == 409, r.text
+    [error] = r.json()["detail"]
+    assert error["loc"] == ["body", "client_id"] and error["limit"] == 3
+    assert "3 open goals" in error["msg"] and "METRICS_MAX_OPEN_GOALS_PER_CLIENT" in error["msg"]
+    assert await create_goal(platform, headers, goal_body(now, client_id="cl-other"))
+
+    assert (await http.delete(f"/goals/{goals[0]['goal_id']}", headers=headers)).status_code == 204
+    assert await create_goal(platform, headers, goal_body(now))
+    assert await gauge(platform, "socialops_goals", tenant=tenant, state="on_track") == 4
+
+
+async def test_goal_list_is_paginated(platform: Platform) -> None:
+    """Issue 14 item 8 (and 10): GET /goals answers a page of at most `limit` (<= 500)."""
+    _, headers = await platform.new_agency("Acme")
+    now = datetime.now(UTC)
+    made = [(await create_goal(platform, headers, goal_body(now)))["goal_id"] for _ in range(5)]
+    http = platform.http["metrics"]
+
+    async def page(**params: Any) -> list[str]:
+        r = await http.get("/goals", params=params, headers=headers)
+        assert r.status_code == 200, r.text
+        return [g["goal_id"] for g in r.json()]
+
+    assert await page() == made
+    assert await page(limit=2) == made[:2]
+    assert await page(limit=2, offset=2) == made[2:4]
+    assert await page(limit=2, offset=4) == made[4:]
+    assert await page(state="on_track", limit=3) == made[:3]
+    assert await page(state="achieved") == []
+    for bad in ({"limit": 0}, {"limit": 501}, {"offset": -1}):
+        r = await http.get("/goals", params=bad, headers=headers)
+        assert r.status_code == 422, (bad, r.text)

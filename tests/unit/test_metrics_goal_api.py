@@ -73,14 +73,19 @@ def test_whole_goal_errors_are_attributed_to_a_field(
     assert reason in error["msg"]
 
 
-def test_gauges_follow_the_status_and_disappear_with_the_goal() -> None:
+def test_goal_series_are_counts_per_tenant_and_state_never_per_goal() -> None:
+    """Issue 14 item 8: goals are counted per (tenant, state); no series names a goal."""
+
     def value(name: str, **labels: str) -> float | None:
         return registry.get_sample_value(name, labels)
 
-    goal_metrics.record("agency-u", "go-u", {"state": "at_risk", "progress": Decimal("0.25")})
-    assert value("socialops_goal_progress_ratio", tenant="agency-u", goal="go-u") == 0.25
-    assert value("socialops_goal_state", tenant="agency-u", goal="go-u", state="at_risk") == 1
-    assert value("socialops_goal_state", tenant="agency-u", goal="go-u", state="on_track") == 0
+    goal_metrics.set_counts("agency-u", {"at_risk": 2, "pending": 1})
+    assert value("socialops_goals", tenant="agency-u", state="at_risk") == 2
+    assert value("socialops_goals", tenant="agency-u", state="pending") == 1
+    assert value("socialops_goals", tenant="agency-u", state="on_track") == 0
+    series = [s for m in registry.collect() for s in m.samples if s.name == "socialops_goals"]
+    assert all(set(s.labels) == {"tenant", "state"} for s in series)
+    assert len([s for s in series if s.labels["tenant"] == "agency-u"]) == 5
 
-    goal_metrics.forget("agency-u", "go-u")
-    assert value("socialops_goal_progress_ratio", tenant="agency-u", goal="go-u") is None
+    goal_metrics.forget("agency-u")
+    assert value("socialops_goals", tenant="agency-u", state="at_risk") is None

@@ -24,6 +24,7 @@ from services.metrics.goal_tracker import (
 )
 from services.metrics.goals import GoalEventKind, GoalSpec, GoalState, evaluate
 from shared.events import GoalAtRisk, GoalProgressed, Platform
+from shared.observability import registry
 
 D = Decimal
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -238,11 +239,11 @@ class FakeRepo:
         self.asked: list[set[tuple[str, str, str]]] = []
         self.due_rounds = 0
 
-    async def tenants(self) -> set[str]:
+    async def tenants_with_recent_goals(self, *, since: datetime) -> set[str]:
         return {"agency-1"}
 
-    async def recent(self, tenant_id: str, *, since: datetime) -> list[dict[str, Any]]:
-        return []
+    async def count_by_state(self, tenant_id: str, *, since: datetime) -> dict[str, int]:
+        return {}
 
     async def tenants_with_open_goals(self) -> set[str]:
         return {"agency-1"}
@@ -283,3 +284,44 @@ async def test_run_loop_loads_tenants_then_evaluates_what_ingestion_touched() ->
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+class CountingRepo:
+    """Goal counts per tenant as storage would answer them."""
+
+    def __init__(self, counts: dict[str, dict[str, int]]) -> None:
+        self.counts = counts
+
+    async def tenants_with_recent_goals(self, *, since: datetime) -> set[str]:
+        return set(self.counts)
+
+    async def count_by_state(self, tenant_id: str, *, since: datetime) -> dict[str, int]:
+        return self.counts.get(tenant_id, {})
+
+
+async def test_goal_counts_follow_storage_and_tenants_without_goals_lose_their_series() -> None:
+    """Issue 14 item 8: the tracker recounts changed tenants, and every tenant each round."""
+
+    def count(tenant: str, state: str) -> float | None:
+        return registry.get_sample_value("socialops_goals", {"tenant": tenant, "state": state})
+
+    repo = CountingRepo({"agency-c": {"on_track": 3, "pending": 1}})
+    t = GoalTracker(runtime=None, repo=repo)  # type: ignore[arg-type]
+    await t.refresh_gauges(every_tenant=True)
+    assert (count("agency-c", "on_track"), count("agency-c", "missed")) == (3, 0)
+
+    repo.counts = {"agency-c": {"missed": 1}}
+    t._changed.add("agency-c")
+    await t.refresh_gauges()
+    assert (count("agency-c", "on_track"), count("agency-c", "missed")) == (0, 1)
+
+    repo.counts = {}  # its last goal aged out
+    await t.refresh_gauges(every_tenant=True)
+    assert count("agency-c", "missed") is None
+
+
+def test_the_cap_of_open_goals_comes_from_the_settings() -> None:
+    """Issue 14 item 8: METRICS_MAX_OPEN_GOALS_PER_CLIENT, 200 by default."""
+    assert tracker().max_open_per_client == 200
+    capped = GoalTracker(None, None, max_open_per_client=5)  # type: ignore[arg-type]
+    assert capped.max_open_per_client == 5
