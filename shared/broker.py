@@ -63,7 +63,8 @@ def at_least_once(group_id: str, **overrides: Any) -> dict[str, Any]:
 
 async def strict_json(msg: Any) -> Any:
     """Decode a message body as JSON, failing loudly (-> dead letter "undecodable") instead of
-    handing raw bytes to the schema."""
+    handing raw bytes to the schema. The event model then refuses another event_type or a
+    newer event_version before reading the payload (`Event._known_schema`) -> dead letter."""
     return json.loads(msg.body)
 
 
