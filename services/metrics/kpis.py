@@ -19,6 +19,7 @@ Count = Decimal | int
 EngagementBase = Literal["impressions", "reach", "followers"]
 
 ENGAGEMENT_PARTS = ("likes", "comments", "shares", "saves")
+PLATFORM_ENGAGEMENT = "engagement"  # a platform's own total, used only without the parts
 
 # Exposure-priced or popularity KPIs are vanity; KPIs of audience actions are behavioural.
 KPI_TAGS: dict[str, MetricTag] = {
@@ -46,6 +47,11 @@ class Rate(BaseModel):
     numerator: str
     denominator: str | None = Field(description="What was divided by; None if nothing known.")
     tag: MetricTag
+    basis: str | None = Field(
+        default=None,
+        description="How the numerator or denominator was formed where it is not a plain sum "
+        "(e.g. reach: 'sum of per-post lifetime reach'; engagements: the platform's total).",
+    )
 
 
 class Cost(BaseModel):
@@ -94,15 +100,34 @@ def ratio(numerator: Count | None, denominator: Count | None) -> Decimal | None:
 
 
 def engagements(totals: Mapping[str, Decimal]) -> Decimal | None:
-    """likes + comments + shares + saves over the parts the platform reports; None if none."""
+    """likes + comments + shares + saves over the parts the platform reports; when it reports
+    none of them but its own engagement total (legacy Instagram `engagement`), that total;
+    None if neither."""
     parts = [Decimal(totals[name]) for name in ENGAGEMENT_PARTS if totals.get(name) is not None]
-    return sum(parts, Decimal(0)) if parts else None
+    if parts:
+        return sum(parts, Decimal(0))
+    reported = totals.get(PLATFORM_ENGAGEMENT)
+    return Decimal(reported) if reported is not None else None
+
+
+def engagements_basis(totals: Mapping[str, Decimal]) -> str | None:
+    """How `engagements` was formed, when not from its parts."""
+    if any(totals.get(name) is not None for name in ENGAGEMENT_PARTS):
+        return None
+    if totals.get(PLATFORM_ENGAGEMENT) is not None:
+        return "engagements: the platform's reported engagement total (components not reported)"
+    return None
 
 
 def engagement_rate(
-    *, engagements: Count | None, denominator: Count | None, by: EngagementBase
+    *,
+    engagements: Count | None,
+    denominator: Count | None,
+    by: EngagementBase,
+    basis: str | None = None,
 ) -> Rate:
-    """engagements / impressions, reach or followers; the denominator is named in the result."""
+    """engagements / impressions, reach or followers; the denominator is named in the result,
+    and `basis` says how a figure was formed where it is not a plain sum."""
     name = f"engagement_rate_{by}"
     return Rate(
         name=name,
@@ -110,6 +135,7 @@ def engagement_rate(
         numerator="engagements",
         denominator=by,
         tag=KPI_TAGS[name],
+        basis=basis,
     )
 
 
@@ -168,10 +194,20 @@ def compute_kpis(
     revenue: Money | None = None,
     followers_start: Count | None = None,
     followers_end: Count | None = None,
+    bases: Mapping[str, str] | None = None,
 ) -> KpiSet:
-    """Every KPI from canonical metric totals; followers_end defaults to totals['followers']."""
+    """Every KPI from canonical metric totals; followers_end defaults to totals['followers'].
+    `bases` says how totals were formed (see `aggregation`); rates divided by reach carry it."""
     total = totals.get
     engaged = engagements(totals)
+    bases = bases or {}
+
+    def basis_of(denominator: str) -> str | None:
+        said = [b for b in (engagements_basis(totals),) if b]
+        if denominator == "reach" and "reach" in bases:
+            said.append(f"reach: {bases['reach']}")
+        return "; ".join(said) or None
+
     followers = followers_end if followers_end is not None else total("followers")
 
     def rate(name: str, value: Decimal | None, numerator: str, denominator: str) -> Rate:
@@ -189,13 +225,19 @@ def compute_kpis(
     return KpiSet(
         engagements=engaged,
         engagement_rate_impressions=engagement_rate(
-            engagements=engaged, denominator=total("impressions"), by="impressions"
+            engagements=engaged,
+            denominator=total("impressions"),
+            by="impressions",
+            basis=basis_of("impressions"),
         ),
         engagement_rate_reach=engagement_rate(
-            engagements=engaged, denominator=total("reach"), by="reach"
+            engagements=engaged, denominator=total("reach"), by="reach", basis=basis_of("reach")
         ),
         engagement_rate_followers=engagement_rate(
-            engagements=engaged, denominator=followers, by="followers"
+            engagements=engaged,
+            denominator=followers,
+            by="followers",
+            basis=basis_of("followers"),
         ),
         ctr=rate(
             "ctr",

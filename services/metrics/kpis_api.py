@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
 
+from services.metrics.aggregation import UNIQUE, Part, combine
 from services.metrics.api import Repo
 from services.metrics.registry import METRICS
 from services.metrics.rollups import FIELD, STOCK, GroupBy, KpiReport, group_kpis
@@ -43,9 +44,11 @@ async def kpis(
 ) -> KpiReport:
     """Totals and KPIs (DOMAIN.md formulas; an undefined ratio is null) per group.
 
-    Flow metrics are summed over [from, to); followers are the level at `to`, and
-    follower_growth compares it with the level at `from`. Days, weeks and months are UTC.
-    Reach is summed over entities, so it is an upper bound of unique reach."""
+    Values count in the period they measure (a window's start). Flow metrics are summed over
+    [from, to) (rolling week/28-day windows never); followers are the level at `to`, and
+    follower_growth compares it with the level at `from`. Reach is never summed over days,
+    windows or accounts: `bases` says how each figure was formed (e.g. "sum of per-post
+    lifetime reach", an upper bound). Days, weeks and months are UTC."""
     end = _aware(end, "to") or utcnow()
     start = _aware(start, "from") or end - timedelta(days=30)
     if start >= end:
@@ -61,33 +64,34 @@ async def kpis(
     if platform:
         base["platform"] = platform.value
     field = FIELD[group_by]
-    rows = await repo.rollup(base | {"at": {"$gte": start, "$lt": end}}, field, SUMMED)
+    rows = await repo.rollup(base | {"at": {"$gte": start, "$lt": end}}, field, SUMMED,
+                             peaks=UNIQUE)  # fmt: skip
     levels_start = await repo.levels(base | {"at": {"$lt": start}}, field, list(STOCK))
     levels_end = await repo.levels(base | {"at": {"$lt": end}}, field, list(STOCK))
 
-    merged: dict[Any, dict[str, Any]] = {}
+    parts: dict[Any, list[Part]] = {}
     currencies: dict[Any, set[str]] = {}
     for row in rows:
         key, cur = row["_id"].get("key"), row["_id"].get("cur")
-        acc = merged.setdefault(key, {})
-        for name, value in row.items():
-            if name != "_id":
-                acc[name] = acc.get(name, 0) + (value or 0)
+        parts.setdefault(key, []).append(Part.of_row(row))
         if cur:
             currencies.setdefault(key, set()).add(cur)
     notes = []
     groups = []
-    for key in sorted(merged, key=lambda k: (k is None, str(k))):
+    for key in sorted(parts, key=lambda k: (k is None, str(k))):
         curs = currencies.get(key, set())
         if len(curs) > 1:
             notes.append(f"group {key!r} has spend in {sorted(curs)}: money KPIs not defined")
+        figures = combine(parts[key], SUMMED)
+        notes += [f"group {key!r}: {note}" for note in figures.notes]
         groups.append(
             group_kpis(
                 None if key is None else str(key),
-                merged[key],
+                figures.sums,
                 levels_start=levels_start.get(key, {}),
                 levels_end=levels_end.get(key, {}),
                 currency=next(iter(curs)) if len(curs) == 1 else None,
+                bases=figures.bases,
             )
         )
     return KpiReport(

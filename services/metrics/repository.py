@@ -250,17 +250,25 @@ class MetricsRepository:
         metrics: list[str],
         *,
         then: dict[str, Any] | None = None,
+        peaks: Iterable[str] = (),
     ) -> list[dict[str, Any]]:
-        """Sums of contributions per group (and spend currency), one aggregation. `then` is a
-        second filter applied after `match`."""
+        """Sums of contributions per group, spend currency, window kind and entity level, in
+        one aggregation (see `aggregation` for how they combine), with the largest value of
+        each metric in `peaks`. `then` is a second filter applied after `match`."""
         group: dict[str, Any] = {
-            "_id": {"key": f"${group_field}" if group_field else None, "cur": "$spend_currency"},
+            "_id": {
+                "key": f"${group_field}" if group_field else None,
+                "cur": "$spend_currency",
+                "window": "$window",  # kept apart: windows and levels aggregate by kind
+                "level": "$entity_level",
+            },
             "observations": {"$sum": 1},
             "spend": {"$sum": "$spend_contrib"},
             "revenue": {"$sum": "$revenue_contrib"},
             "revenue_seen": {"$sum": "$has_revenue"},
         }
         group |= {m: {"$sum": f"$contrib.{m}"} for m in metrics}
+        group |= {f"peak_{m}": {"$max": f"$metrics.{m}"} for m in peaks}
         stages = indexed_stages(match)
         if then:
             stages.append({"$match": then})

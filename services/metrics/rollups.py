@@ -9,7 +9,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.metrics.kpis import KpiSet, compute_kpis
 from services.metrics.registry import METRICS, MetricKind, MetricTag
@@ -54,6 +54,11 @@ class GroupKpis(BaseModel):
     key: str | None
     observations: int
     totals: dict[str, ExactDecimal]
+    bases: dict[str, str] = Field(
+        default_factory=dict,
+        description="How each total was formed from windows and entities (see the README's "
+        "metric kinds), e.g. reach: 'sum of per-post lifetime reach (an upper bound ...)'.",
+    )
     tags: dict[str, MetricTag]
     spend: Money | None
     revenue: Money | None
@@ -79,14 +84,17 @@ def group_kpis(
     levels_start: Mapping[str, Decimal],
     levels_end: Mapping[str, Decimal],
     currency: str | None,
+    bases: Mapping[str, str] | None = None,
 ) -> GroupKpis:
     """One group's totals and KPIs. Flow metrics are sums over the window; stock metrics
     (followers) are levels at the window's end, with growth measured from its start."""
     totals = {m: Decimal(sums.get(m) or 0) for m in METRICS if sums.get(m)}
+    bases = {m: b for m, b in (bases or {}).items() if m in totals}
     for m in STOCK:
         totals.pop(m, None)
         if m in levels_end:
             totals[m] = levels_end[m]
+            bases[m] = "level at the end of the period"
     spend = Money(amount=Decimal(sums.get("spend") or 0), currency=currency) if currency else None
     revenue_sum = sums.get("revenue")
     revenue = (
@@ -98,6 +106,7 @@ def group_kpis(
         key=key,
         observations=int(sums.get("observations", 0)),
         totals=totals,
+        bases=bases,
         tags={m: METRICS[m].tag for m in totals},
         spend=spend,
         revenue=revenue,
@@ -107,5 +116,6 @@ def group_kpis(
             revenue=revenue,
             followers_start=levels_start.get("followers"),
             followers_end=levels_end.get("followers"),
+            bases=bases,
         ),
     )

@@ -75,3 +75,45 @@ async def test_a_lifetime_series_read_twice_counts_once(platform: Platform) -> N
 
     totals = await eventually(total)
     assert totals["likes"] == "150"
+
+
+async def test_a_pages_reach_is_never_summed_across_days_or_windows(platform: Platform) -> None:
+    """Issue 7 item 2: a page's daily reach (100, 120, 90), its weekly (300) and 28-day (800)
+    reach, and one post's lifetime likes (33): reach is 120 (the largest day, a stated lower
+    bound), never 310 or 1,410; engagement rate by reach = 33 / 120 = 0.275 says so."""
+    tenant, headers = await platform.new_agency()
+    read_at = datetime(2026, 3, 10, 12, tzinfo=UTC)
+
+    def page(window: str, start: datetime, reach: int) -> AnalyticsObserved:
+        return AnalyticsObserved.new(
+            producer="tests", tenant_id=tenant, client_id="cl-1", platform="facebook",
+            account_id="page-1", entity_level="account", entity_id="page-1", window=window,
+            window_start=start, cumulative=False, observed_at=read_at,
+            source={"api": "facebook_graph", "kind": "poll"},
+            metrics=[{"name": "reach", "value": reach}],
+        )  # fmt: skip
+
+    days = [datetime(2026, 3, d, 8, tzinfo=UTC) for d in (2, 3, 4)]
+    events = [page("day", d, r) for d, r in zip(days, (100, 120, 90), strict=True)]
+    events += [page("week", days[0], 300), page("days_28", days[0], 800)]
+    events.append(AnalyticsObserved.new(
+        producer="tests", tenant_id=tenant, client_id="cl-1", platform="facebook",
+        account_id="page-1", entity_level="post", entity_id="post-1", window="lifetime",
+        cumulative=True, observed_at=datetime(2026, 3, 3, 9, tzinfo=UTC),
+        source={"api": "facebook_graph", "kind": "poll"},
+        metrics=[{"name": "likes", "value": 33}],
+    ))  # fmt: skip
+    for event in events:
+        await platform.send(topics.ANALYTICS_OBSERVATIONS, event)
+    period = {"from": "2026-03-01T00:00:00Z", "to": "2026-03-08T00:00:00Z"}
+
+    async def report() -> Any:
+        got = await _kpis(platform, headers, client_id="cl-1", **period)
+        return got if got["groups"] and got["groups"][0]["observations"] == 6 else None
+
+    [group] = (await eventually(report))["groups"]
+    assert group["totals"]["reach"] == "120"
+    assert group["bases"]["reach"].startswith("largest day reach")
+    rate = group["kpis"]["engagement_rate_reach"]
+    assert rate["value"] == "0.275"
+    assert "reach: largest day reach" in rate["basis"]

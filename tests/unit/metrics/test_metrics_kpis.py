@@ -171,3 +171,18 @@ def test_compute_kpis_followers_default_to_totals() -> None:
 def test_unknown_kpi_name_is_refused() -> None:
     with pytest.raises(ValueError, match="'engagement'"):
         compute_kpis({}).value("engagement")
+
+
+def test_the_platforms_engagement_total_is_used_only_without_its_parts() -> None:
+    """Issue 7 item 5: legacy Instagram reports `engagement` (42) but no likes or comments;
+    engagement rate by reach = 42 / 600 = 0.07, and it says the total was the platform's."""
+    kpis = compute_kpis({"engagement": Decimal(42), "reach": Decimal(600)},
+                        bases={"reach": "sum of per-post lifetime reach"})  # fmt: skip
+    assert kpis.engagements == Decimal(42)
+    assert kpis.engagement_rate_reach.value == Decimal("0.07")
+    basis = kpis.engagement_rate_reach.basis or ""
+    assert "platform's reported engagement total" in basis
+    assert "reach: sum of per-post lifetime reach" in basis
+    with_parts = compute_kpis({"engagement": Decimal(42), "likes": Decimal(10)})
+    assert with_parts.engagements == Decimal(10)  # the parts win; no double counting
+    assert with_parts.engagement_rate_reach.basis is None
