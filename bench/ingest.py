@@ -7,9 +7,9 @@ against two baselines measured in the same run on the same broker and database.
    (`bench.consumers naive`, its own process, measured on a subset);
 3. pipeline: the real metrics service (`python -m services.metrics`, its own process):
    from the first publish until the last observation is stored, then one HTTP query;
-4. latency at half load: publish at half the measured rate, p99 publish -> queryable from the
-   service's `socialops_ingest_publish_latency_seconds` histogram (or, if the service has no
-   such histogram, by polling for sampled observations);
+4. latency at half and at a tenth of the load: publish at that rate, p99 publish -> queryable
+   from the service's `socialops_ingest_publish_latency_seconds` histogram (or, if the service
+   has no such histogram, by polling for sampled observations);
 5. peak RSS (VmHWM) of the service process.
 
 Prints a table and writes `bench/results/ingest.json`. Exits 0 even when a target is missed
@@ -370,14 +370,21 @@ class Bench:
                       f"{pipe['query']['status']} in {pipe['query']['ms']:.0f} ms")  # fmt: skip
         del messages  # free the payloads before the latency phase
 
-        console.rule("[bold]4/4 latency at half the measured rate")
-        half = await self.half_load(pid, base, workload, pipe["eps"] / 2)
-        self.mark("half load measured")
-        self.results["half_load"] = half
+        await self.latency_phases(pid, base, workload, pipe["eps"])
+
+    async def latency_phases(self, pid: int, base: str, workload: Workload, eps: float) -> None:
+        """p99 publish -> stored at half and at a tenth of the measured rate."""
+        console.rule("[bold]4/4 latency at half and at a tenth of the measured rate")
+        for key, share in (("half_load", 2), ("tenth_load", 10)):
+            phase = await self.half_load(pid, base, workload, eps / share)
+            self.mark(f"{key} measured")
+            self.results[key] = phase
+            rate, source = phase["achieved_rate_eps"], phase["latency_source"]
+            console.print(
+                f"  p99 publish -> stored: {phase['p99_ms']} ms at {rate:,.0f}/s ({source})"
+            )
         self.results["service"]["peak_rss_mb"] = round(measure.peak_rss_mb(pid), 1)
         stack._stop(self.profile, "metrics")
-        console.print(f"  p99 publish -> stored: {half['p99_ms']} ms at "
-                      f"{half['achieved_rate_eps']:,.0f}/s ({half['latency_source']})")  # fmt: skip
 
     async def cleanup(self, *, drop: bool) -> None:
         """Stop this run's processes; with `drop`, drop its databases and delete its topics

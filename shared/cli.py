@@ -97,11 +97,8 @@ def replay(
     settings = ServiceSettings(service_name="cli")
     base = topic.removesuffix(DLQ_SUFFIX)
     dlq_topic = settings.topic_prefix + base.removeprefix(settings.topic_prefix) + DLQ_SUFFIX
-    if since is not None and since.tzinfo is None:
-        raise typer.BadParameter(
-            "must include a time zone (e.g. Z or +01:00)", param_hint="--since"
-        )
-    only = LetterFilter(reason_contains=reason_contains, kind=kind, failed_since=since)
+    failed_since = _instant(since, "--since") if since else None
+    only = LetterFilter(reason_contains=reason_contains, kind=kind, failed_since=failed_since)
 
     async def run() -> ReplayReport:
         with Progress(console=console, transient=True) as bar:
