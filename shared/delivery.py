@@ -27,6 +27,7 @@ from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, OperationFailure
 
 from shared import topics
+from shared.envelope import unreadable_schema
 from shared.logs import correlation_id
 from shared.observability import DELIVERY_OUTCOMES, TRANSIENT_FAILURES
 
@@ -59,6 +60,8 @@ def is_transient(error: BaseException) -> bool:
 def describe(error: BaseException) -> str:
     """A short, human reason; for schema errors: each field and what is wrong with it."""
     if isinstance(error, ValidationError):
+        if unreadable := unreadable_schema(error):
+            return unreadable[:900]  # unknown event_type or a newer event_version
         if all(e["type"] == "json_invalid" for e in error.errors()):
             return f"undecodable: {error.errors()[0]['msg']}"[:900]
         parts = [
