@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -16,6 +15,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo import IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+
+from shared.lru import BoundedCache
 
 KEY_PREFIX = "sok_"
 AGENCIES = "agencies"
@@ -41,13 +42,23 @@ def new_key() -> str:
 
 
 class AgencyDirectory:
-    """Agencies and their API keys; lookups are cached briefly (keys are checked per request)."""
+    """Agencies and their API keys; lookups are cached briefly (keys are checked per request).
 
-    def __init__(self, db: AsyncDatabase[Any], *, cache_ttl_s: float = 30.0) -> None:
+    Every cache is bounded by `cache_size`; keys found and keys not found are cached apart, so a
+    flood of made-up keys only ever evicts other made-up keys, never an agency's real one."""
+
+    def __init__(
+        self, db: AsyncDatabase[Any], *, cache_ttl_s: float = 30.0, cache_size: int = 10_000
+    ) -> None:
         self.db = db
         self.cache_ttl_s = cache_ttl_s
-        self._by_hash: dict[str, tuple[float, Agency | None]] = {}
-        self._tenants: dict[str, float] = {}
+        self._known: BoundedCache[str, Agency] = BoundedCache(cache_size, cache_ttl_s)
+        self._unknown: BoundedCache[str, bool] = BoundedCache(cache_size, cache_ttl_s)
+        self._tenants: BoundedCache[str, bool] = BoundedCache(cache_size, cache_ttl_s)
+
+    def cached_keys(self) -> int:
+        """How many key digests are cached (known and unknown)."""
+        return len(self._known) + len(self._unknown)
 
     async def create_agency(self, name: str) -> tuple[Agency, str]:
         """Create an agency and its first API key; the key is returned once and never stored."""
@@ -76,23 +87,26 @@ class AgencyDirectory:
     async def authenticate(self, key: str) -> Agency | None:
         """The agency owning this key, or None."""
         digest = hash_key(key)
-        hit = self._by_hash.get(digest)
-        if hit and hit[0] > time.monotonic():
-            return hit[1]
+        known = self._known.get(digest)
+        if known is not None or self._unknown.get(digest):
+            return known
         agency = None
         doc = await self.db[API_KEYS].find_one({"_id": digest, "revoked_at": None})
         if doc:
             found = await self.db[AGENCIES].find_one({"_id": doc["tenant_id"]})
             agency = Agency.model_validate(found) if found else None
-        self._by_hash[digest] = (time.monotonic() + self.cache_ttl_s, agency)
+        if agency is None:
+            self._unknown.put(digest, True)
+        else:
+            self._known.put(digest, agency)
         return agency
 
     async def tenant_exists(self, tenant_id: str) -> bool:
         """Whether a tenant id names a known agency (used to reject events for no tenant)."""
-        if self._tenants.get(tenant_id, 0) > time.monotonic():
+        if self._tenants.get(tenant_id):
             return True
         if await self.db[AGENCIES].find_one({"_id": tenant_id}, {"_id": 1}):
-            self._tenants[tenant_id] = time.monotonic() + self.cache_ttl_s
+            self._tenants.put(tenant_id, True)
             return True
         return False
 

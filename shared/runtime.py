@@ -1,5 +1,6 @@
 """The pieces every service process composes in its app factory, and its HTTP shell:
-lifespan (indexes, broker, outbox relay), `/healthz`, `/readyz`, `/metrics` and API-key auth.
+lifespan (indexes, broker, outbox relay), `/healthz`, `/readyz`, `/metrics`, API-key auth and
+request limits.
 Nothing connects at import or construction; everything starts in the lifespan.
 """
 
@@ -23,6 +24,7 @@ from shared import auth, logs, mongo, outbox, topics
 from shared.auth import Agency, AgencyDirectory
 from shared.broker import ensure_topics, make_broker
 from shared.delivery import DeadLetters, PermanentError
+from shared.http_limits import AGENCY_STATE, MISSING_KEY, HttpLimits, RequestGuard, api_key
 from shared.observability import exposition
 from shared.settings import ServiceSettings
 from shared.topics import Topics
@@ -56,7 +58,9 @@ class Runtime:
             settings=settings,
             mongo=client,
             db=db,
-            directory=AgencyDirectory(client[settings.tenancy_database]),
+            directory=AgencyDirectory(
+                client[settings.tenancy_database], cache_size=settings.auth_cache_size
+            ),
             broker=broker,
             topics=Topics(settings.topic_prefix),
             outbox=outbox.Outbox(db, broker, service=settings.service_name),
@@ -113,16 +117,19 @@ async def current_agency(
     x_api_key: Annotated[str | None, Header(description="API key of your agency")] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
 ) -> Agency:
-    """The agency whose API key came with the request (`X-API-Key` or `Bearer`), else 401."""
-    key = x_api_key
-    if not key and authorization and authorization.lower().startswith("bearer "):
-        key = authorization[7:].strip()
+    """The agency whose API key came with the request (`X-API-Key` or `Bearer`), else 401.
+
+    `RequestGuard` checked the key before the body was read and left the agency in the
+    request's state; the lookup here only serves an app mounted without the guard."""
+    agency = request.scope.get("state", {}).get(AGENCY_STATE)
+    if isinstance(agency, Agency):
+        return agency
+    headers = {"x-api-key": x_api_key or "", "authorization": authorization or ""}
+    key = api_key(headers)
     agency = await get_runtime(request).directory.authenticate(key) if key else None
     if agency is None:
         raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="missing or invalid API key (send it as the X-API-Key header)",
-            headers={"WWW-Authenticate": "Bearer"},
+            status.HTTP_401_UNAUTHORIZED, detail=MISSING_KEY, headers={"WWW-Authenticate": "Bearer"}
         )
     return agency
 
@@ -140,8 +147,9 @@ def create_http_app(
     indexes: Mapping[str, Iterable[IndexModel]],
     on_startup: Iterable[Callable[[], Awaitable[None]]] = (),
 ) -> FastAPI:
-    """A service's FastAPI app: its routes behind API keys, health/metrics routes, and a
-    lifespan that starts the database indexes, the Kafka broker and the outbox relay."""
+    """A service's FastAPI app: its routes behind API keys and request limits (`RequestGuard`),
+    health/metrics routes, and a lifespan that starts the database indexes, the Kafka broker
+    and the outbox relay."""
     logs.configure(runtime.settings.service_name, runtime.settings.log_level)
     runtime.broker.include_router(kafka_router, prefix=runtime.settings.topic_prefix)
 
@@ -156,6 +164,11 @@ def create_http_app(
 
     app = FastAPI(title=title, description=description, version="0.1.0", lifespan=lifespan)
     app.state.runtime = runtime
+    app.add_middleware(
+        RequestGuard,
+        authenticate=runtime.directory.authenticate,
+        limits=HttpLimits.from_settings(runtime.settings),
+    )
     for router in routers:
         app.include_router(router)
 

@@ -57,6 +57,35 @@ class ServiceSettings(BaseSettings):
     retry_attempts: int = Field(default=5, ge=1, le=20)
     retry_base_delay_s: float = Field(default=0.2, gt=0)
     retry_max_delay_s: float = Field(default=5.0, gt=0)
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body (JSON routes); past it 413.",
+    )
+    max_upload_bytes: int = Field(
+        default=50 * 1024 * 1024,
+        ge=1024,
+        description="Largest request body of an upload route (/imports/...); past it 413.",
+    )
+    max_in_flight_requests: int = Field(
+        default=256,
+        ge=1,
+        description="Requests handled at once by one process (health checks aside); past it "
+        "503 with Retry-After.",
+    )
+    rate_limit_per_s: float = Field(
+        default=100.0,
+        gt=0,
+        description="Requests per second per agency (token bucket refill); past it 429.",
+    )
+    rate_limit_burst: int = Field(
+        default=200, ge=1, description="Requests an agency may send at once (bucket size)."
+    )
+    auth_cache_size: int = Field(
+        default=10_000,
+        ge=1,
+        description="API-key lookups cached per process (found and not found kept apart).",
+    )
     log_level: str = Field(
         default="INFO", validation_alias=AliasChoices("SOCIALOPS_LOG_LEVEL", "log_level")
     )
