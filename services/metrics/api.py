@@ -5,28 +5,41 @@ here (4xx naming the field) and then published to the observations topic, the on
 from __future__ import annotations
 
 import asyncio
+import codecs
 import io
+import json
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, status
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from services.metrics import adapters
-from services.metrics.csv_import import import_csv
+from services.metrics.csv_import import MAX_ERRORS_LISTED, import_csv
+from services.metrics.idempotency import (
+    KEY_PATTERN,
+    MAX_KEY_LENGTH,
+    IdempotencyStore,
+    KeyInFlightError,
+    KeyReusedError,
+    fingerprint,
+)
 from services.metrics.metrics import OBSERVATIONS_REJECTED
 from services.metrics.repository import MetricsRepository
 from services.metrics.validation import ObservationRejectedError, check_observation
 from shared import topics
 from shared.broker import publish
+from shared.envelope import derived_event_id
 from shared.events import AnalyticsObserved
 from shared.runtime import CurrentAgency, Runtime, get_runtime
 
 router = APIRouter(tags=["metrics"])
 MAX_BATCH = 5000
-MAX_CSV_BYTES = 50 * 1024 * 1024
 ENVELOPE_FIELDS = {"event_type", "event_version", "producer", "occurred_at"}
+# Left out of a content-derived event id: they differ between two sends of the same fact.
+NOT_CONTENT = {"event_id", *ENVELOPE_FIELDS, "correlation_id", "causation_id"}
 ADAPTERS: dict[str, Callable[..., adapters.AdapterResult]] = {
     "instagram_insights": adapters.instagram_insights,
     "instagram_fields": adapters.instagram_fields,
@@ -46,16 +59,40 @@ def get_repo(request: Request) -> MetricsRepository:
     return repo
 
 
+def get_idempotency(request: Request) -> IdempotencyStore:
+    return IdempotencyStore(get_runtime(request).db)
+
+
 Repo = Annotated[MetricsRepository, Depends(get_repo)]
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Idempotency = Annotated[IdempotencyStore, Depends(get_idempotency)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        max_length=MAX_KEY_LENGTH,
+        pattern=KEY_PATTERN,
+        description="Sent again with the same body within 24 h, the request answers what it "
+        "answered the first time and publishes nothing again.",
+    ),
+]
 
 
 def _unprocessable(errors: list[dict[str, Any]]) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=errors)
 
 
+def content_event_id(event: AnalyticsObserved) -> str:
+    """An id derived from what was observed (tenant and the canonical JSON of the payload):
+    the same observation sent twice, e.g. by a client's retry, is one event."""
+    payload = event.model_dump(mode="json", exclude=NOT_CONTENT)
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return derived_event_id("AnalyticsObserved", event.tenant_id, canonical)
+
+
 def parse_observations(items: list[Any], tenant_id: str) -> list[AnalyticsObserved]:
-    """Validate a batch for one tenant; raise 422 listing every bad item, field and reason."""
+    """Validate a batch for one tenant; raise 422 listing every bad item, field and reason.
+    An observation without an `event_id` gets one derived from its content."""
     errors: list[dict[str, Any]] = []
     events: list[AnalyticsObserved] = []
     for i, item in enumerate(items):
@@ -73,6 +110,8 @@ def parse_observations(items: list[Any], tenant_id: str) -> list[AnalyticsObserv
         try:
             event = AnalyticsObserved.new(producer="metrics.http", tenant_id=tenant_id, **payload)
             check_observation(event)
+            if "event_id" not in payload:
+                event = event.model_copy(update={"event_id": content_event_id(event)})
         except ValidationError as e:
             errors.extend(
                 {"loc": [*loc, *err["loc"]], "msg": err["msg"], "type": err["type"]}
@@ -101,17 +140,48 @@ async def _publish_all(runtime: Runtime, events: list[AnalyticsObserved]) -> Non
 async def submit_observations(
     agency: CurrentAgency,
     runtime: RuntimeDep,
+    store: Idempotency,
     observations: Annotated[
         list[Any],
         Body(
             embed=True, max_length=MAX_BATCH, description="AnalyticsObserved payloads (no envelope)"
         ),
     ],
-) -> dict[str, Any]:
-    """Accept a batch of normalized observations: all-or-nothing validation, then Kafka."""
+    idempotency_key: IdempotencyKey = None,
+) -> Any:
+    """Accept a batch of normalized observations: all-or-nothing validation, then Kafka.
+
+    Observations without an `event_id` get one derived from their content, so a retry is
+    stored once; with an `Idempotency-Key`, a retry also gets the first answer back."""
     events = parse_observations(observations, agency.tenant_id)
-    await _publish_all(runtime, events)
-    return {"accepted": len(events), "event_ids": [e.event_id for e in events]}
+    if idempotency_key is None:
+        await _publish_all(runtime, events)
+        return {"accepted": len(events), "event_ids": [e.event_id for e in events]}
+    tenant_id = agency.tenant_id
+    try:
+        stored = await store.begin(tenant_id, idempotency_key, fingerprint(observations))
+    except (KeyReusedError, KeyInFlightError) as e:
+        reused = isinstance(e, KeyReusedError)
+        msg = (
+            "was used before with a different body: use a new key for a new request"
+            if reused
+            else "a request with this key is still being handled: retry later"
+        )
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT if reused else status.HTTP_409_CONFLICT,
+            detail=[{"loc": ["header", "Idempotency-Key"], "msg": msg,
+                     "type": "idempotency_key_reused" if reused else "idempotency_key_in_flight"}],
+        ) from e  # fmt: skip
+    if stored is not None:
+        return JSONResponse(stored, status.HTTP_202_ACCEPTED, {"Idempotent-Replayed": "true"})
+    try:
+        await _publish_all(runtime, events)
+    except Exception:
+        await store.release(tenant_id, idempotency_key)
+        raise
+    answer = {"accepted": len(events), "event_ids": [e.event_id for e in events]}
+    await store.complete(tenant_id, idempotency_key, answer)
+    return answer
 
 
 class NativePayload(BaseModel):
@@ -151,6 +221,13 @@ async def ingest_native(
             [{"loc": ["body", "payload"], "msg": str(e), "type": "value_error"}]
         ) from e
     events = list(result.observations)
+    if len(events) > MAX_BATCH:
+        raise HTTPException(
+            status.HTTP_413_CONTENT_TOO_LARGE,
+            detail=[{"loc": ["body", "payload"], "type": "too_many_observations",
+                     "msg": f"the payload yields {len(events):,} observations; at most "
+                            f"{MAX_BATCH:,} per request: split the report"}],
+        )  # fmt: skip
     await _publish_all(runtime, events)
     return {
         "accepted": len(events),
@@ -166,23 +243,45 @@ async def import_csv_file(
 ) -> dict[str, Any]:
     """Import a CSV (wide format: one row per observation, one column per metric; see
     `services/metrics/csv_import.py`). Valid rows are published; bad rows are listed with
-    row number, field and reason. Importing the same file twice stores it once."""
-    raw = await request.body()
-    if len(raw) > MAX_CSV_BYTES:
-        raise HTTPException(status.HTTP_413_CONTENT_TOO_LARGE, detail="CSV larger than 50 MB")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as e:
-        raise _unprocessable(
-            [{"loc": ["body"], "msg": f"not UTF-8: {e}", "type": "value_error"}]
-        ) from e
-    result = import_csv(io.StringIO(text), tenant_id=agency.tenant_id)
+    row number, field and reason (the first 10,000 errors; `rejected` counts them all).
+    Importing the same file twice stores it once. At most `max_upload_bytes` (50 MiB)."""
+    text = await _read_text(request, runtime.settings.max_upload_bytes)
+    # parsing a large file takes seconds: off the event loop, so HTTP and consumers go on
+    result = await asyncio.to_thread(import_csv, io.StringIO(text), tenant_id=agency.tenant_id)
+    del text
     await _publish_all(runtime, list(result.events))
     return {
         "imported": len(result.events),
         "rejected": len(result.errors),
-        "errors": [e.model_dump() for e in result.errors],
+        "errors": [e.model_dump() for e in result.errors[:MAX_ERRORS_LISTED]],
+        "errors_truncated": len(result.errors) > MAX_ERRORS_LISTED,
     }
+
+
+async def _read_text(request: Request, cap: int) -> str:
+    """The body streamed and decoded as UTF-8 as it arrives; 413 past `cap` bytes, without
+    reading the rest (the request guard enforces the same cap; this holds without it too)."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    parts: list[str] = []
+    size = start = 0
+    try:
+        async for chunk in request.stream():
+            start = size
+            size += len(chunk)
+            if size > cap:
+                raise HTTPException(
+                    status.HTTP_413_CONTENT_TOO_LARGE,
+                    detail=f"request body larger than {cap} bytes, the limit of this route; "
+                    "send less per request",
+                )
+            parts.append(decoder.decode(chunk))
+        parts.append(decoder.decode(b"", final=True))
+    except UnicodeDecodeError as e:
+        raise _unprocessable(
+            [{"loc": ["body"], "msg": f"not UTF-8 at byte {start + e.start}: {e.reason}",
+              "type": "value_error"}]
+        ) from e  # fmt: skip
+    return "".join(parts)
 
 
 @router.get("/clients/{client_id}/observations")

@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import FastAPI
 
-from services.metrics import api, goal_store, goals_api, handlers, kpis_api
+from services.metrics import api, goal_store, goals_api, handlers, idempotency, kpis_api
 from services.metrics.goal_store import GoalRepository
 from services.metrics.goal_tracker import GoalTracker
 from services.metrics.pipeline import Ingestion
@@ -34,7 +34,7 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
         kafka_router=handlers.build_router(
             runtime, repo, ingestion, max_records=settings.batch_max_records
         ),
-        indexes={**INDEXES, **goal_store.INDEXES},
+        indexes={**INDEXES, **goal_store.INDEXES, **idempotency.INDEXES},
         on_startup=[start_goal_tracker],
     )
     app.state.repo = repo

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from rich.table import Table
 app = typer.Typer(add_completion=False, help="SocialOps metrics tools.", no_args_is_help=True)
 console = Console()
 CHUNK_ROWS = 2000
+RETRIES = 5
+MAX_RETRY_WAIT_S = 30.0
 
 
 @app.callback()
@@ -52,6 +55,17 @@ def _render(header: list[str], rows: list[list[str]]) -> str:
     return out.getvalue()
 
 
+def _post_chunk(http: httpx.Client, text: str) -> httpx.Response:
+    """POST one chunk; when the service is busy (429 rate limit, 503 too many requests in
+    flight) wait as long as its Retry-After says and try again, a few times."""
+    for _ in range(RETRIES):
+        r = http.post("/imports/csv", content=text, headers={"content-type": "text/csv"})
+        if r.status_code not in {429, 503}:
+            return r
+        time.sleep(min(float(r.headers.get("Retry-After", "1")), MAX_RETRY_WAIT_S))
+    return r
+
+
 def _count_records(path: Path) -> int:
     with path.open(newline="", encoding="utf-8-sig") as f:
         return max(0, sum(1 for _ in csv.reader(f)) - 1)
@@ -66,7 +80,7 @@ def import_csv(
 ) -> None:
     """Import observations from a CSV file; valid rows are imported, bad rows are reported."""
     total = _count_records(path)
-    imported, errors = 0, []
+    imported, errors, unlisted = 0, [], 0
     with (
         httpx.Client(base_url=url, headers={"X-API-Key": api_key}, timeout=120) as http,
         Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -74,7 +88,7 @@ def import_csv(
     ):  # fmt: skip
         task = progress.add_task(f"importing {path.name}", total=total)
         for first, text in _chunks(path, CHUNK_ROWS):
-            r = http.post("/imports/csv", content=text, headers={"content-type": "text/csv"})
+            r = _post_chunk(http, text)
             if r.status_code >= 400:
                 console.print(f"[red]the service refused the file:[/] {r.status_code} {r.text}")
                 raise typer.Exit(2)
@@ -83,8 +97,12 @@ def import_csv(
             for e in body["errors"]:
                 row = e["row"] + first - 1 if e["row"] > 0 else 0
                 errors.append({**e, "row": row})
+            unlisted += body.get("rejected", len(body["errors"])) - len(body["errors"])
             progress.advance(task, text.count("\n") - 1 if total else 0)
-    console.print(f"imported [bold]{imported}[/] observations; [bold]{len(errors)}[/] errors")
+    console.print(
+        f"imported [bold]{imported}[/] observations; [bold]{len(errors) + unlisted}[/] errors"
+        + (f" ({unlisted} not listed by the service)" if unlisted else "")
+    )
     if errors:
         table = Table("row", "field", "reason", title="rows not imported")
         for e in errors[:50]:

@@ -11,6 +11,9 @@ Columns (header names, any order):
   metrics   any canonical metric (views, reach, impressions, likes, ...); empty = not observed
 Rows are CSV records numbered from 1 after the header (row 0); a quoted multi-line cell is one
 record. Blank records are skipped but counted. Importing a file twice yields the same event ids.
+Numbers are checked as text before they are converted (a cell such as `1e1000000` would take
+the converter tens of seconds): at most MAX_NUMBER_CHARS characters, MAX_INTEGER_DIGITS digits
+before the point and MAX_DECIMAL_PLACES after it.
 """
 
 from __future__ import annotations
@@ -59,6 +62,10 @@ OPTIONAL = (
 )
 METRIC_COLUMNS = tuple(name for name in METRICS if name not in EVENT_FIELD_METRICS)
 _TRUE, _FALSE = {"true", "1", "yes", "y"}, {"false", "0", "no", "n"}
+MAX_NUMBER_CHARS = 64
+MAX_INTEGER_DIGITS = 16  # below 10**16: counts and amounts are bounded at 10**15 downstream
+MAX_DECIMAL_PLACES = 12
+MAX_ERRORS_LISTED = 10_000  # in an HTTP answer; all are counted
 
 ProgressCallback = Callable[[int, int | None], None]
 E = TypeVar("E", bound=StrEnum)
@@ -115,14 +122,22 @@ def iter_csv(
     `total_rows` is passed through (None when unknown, for an indeterminate progress bar).
     """
     reader = csv.reader(lines)
-    header = [name.strip().lstrip("\ufeff") for name in next(reader, [])]
+    try:
+        first = next(reader, [])
+    except csv.Error as e:
+        yield CsvRowError(row=0, field="row", reason=f"not CSV: {e}")
+        return
+    header = [name.strip().lstrip("\ufeff") for name in first]
     header_errors = list(_check_header(header))
     yield from header_errors
     if any(e.field in REQUIRED for e in header_errors):
         return
     metric_columns = [name for name in header if name in METRIC_COLUMNS]
     done = 0
-    for done, cells in enumerate(reader, start=1):
+    for done, cells in enumerate(_records(reader), start=1):
+        if isinstance(cells, csv.Error):
+            yield CsvRowError(row=done, field="row", reason=f"not CSV, import stopped: {cells}")
+            break
         if not any(cell.strip() for cell in cells):
             pass  # a blank line or a spreadsheet's trailing ",,,": no observation
         elif len(cells) != len(header):
@@ -136,6 +151,15 @@ def iter_csv(
             on_progress(done, total_rows)
     if on_progress is not None:
         on_progress(done, total_rows)
+
+
+def _records(reader: Iterator[list[str]]) -> Iterator[list[str] | csv.Error]:
+    """The reader's records, then the error that stopped it (e.g. a cell past the csv module's
+    field size limit), if any."""
+    try:
+        yield from reader
+    except csv.Error as e:
+        yield e
 
 
 def _check_header(header: list[str]) -> Iterator[CsvRowError]:
@@ -204,27 +228,32 @@ class _Row:
             observed_at=observed_at,
             metric_names=[m.name for m in metrics],
         )
-        return AnalyticsObserved.new(
-            producer=PRODUCER,
-            event_id=event_id,
-            occurred_at=observed_at,
-            tenant_id=tenant_id,
-            client_id=client_id,
-            platform=platform,
-            account_id=account_id,
-            entity_level=level,
-            entity_id=entity_id,
-            owned=owned,
-            post_id=self.text("post_id"),
-            content_type=self.text("content_type"),
-            window=window,
-            window_start=window_start,
-            cumulative=cumulative,
-            observed_at=observed_at,
-            source=ObservationSource(api=CSV_API, kind=kind),
-            metrics=tuple(metrics),
-            **facts,
-        )
+        try:
+            return AnalyticsObserved.new(
+                producer=PRODUCER,
+                event_id=event_id,
+                occurred_at=observed_at,
+                tenant_id=tenant_id,
+                client_id=client_id,
+                platform=platform,
+                account_id=account_id,
+                entity_level=level,
+                entity_id=entity_id,
+                owned=owned,
+                post_id=self.text("post_id"),
+                content_type=self.text("content_type"),
+                window=window,
+                window_start=window_start,
+                cumulative=cumulative,
+                observed_at=observed_at,
+                source=ObservationSource(api=CSV_API, kind=kind),
+                metrics=tuple(metrics),
+                **facts,
+            )
+        except ValidationError as e:  # a bound of the event contract
+            for err in e.errors(include_url=False, include_input=False):
+                self.fail(_column(err["loc"]), err["msg"])
+            return None
 
     def fail(self, field: str, reason: str) -> None:
         """Record a rejected field."""
@@ -275,19 +304,20 @@ class _Row:
         return None
 
     def number(self, field: str, *, what: str = "count") -> Decimal | None:
-        """A finite, non-negative decimal; empty means not observed."""
+        """A finite, non-negative decimal of bounded size; empty means not observed."""
         value = self.text(field)
         if value is None:
+            return None
+        if len(value) > MAX_NUMBER_CHARS:  # checked as text: converting could take seconds
+            self.fail(field, f"number of more than {MAX_NUMBER_CHARS} characters")
             return None
         try:
             number = Decimal(value)
         except InvalidOperation:
             number = Decimal("NaN")
-        if not number.is_finite():
-            self.fail(field, f"bad number: '{value}'")
-            return None
-        if number < 0:
-            self.fail(field, f"negative {what}: {value}")
+        reason = _number_problem(number, value, what)
+        if reason:
+            self.fail(field, reason)
             return None
         return number
 
@@ -303,7 +333,13 @@ class _Row:
         """A canonical metric cell as a MetricValue."""
         spec = METRICS[name]
         value = self.whole(name) if spec.unit == "count" else self.number(name)
-        return None if value is None else MetricValue(name=name, value=value, unit=spec.unit)
+        if value is None:
+            return None
+        try:
+            return MetricValue(name=name, value=value, unit=spec.unit)
+        except ValidationError as e:
+            self.fail(name, e.errors(include_url=False)[0]["msg"])
+            return None
 
     def money(self, amount_field: str, currency_field: str) -> Money | None:
         """An exact amount with its ISO 4217 currency; both or neither."""
@@ -318,6 +354,32 @@ class _Row:
             return None
         try:
             return Money(amount=amount, currency=currency)
-        except ValidationError:
-            self.fail(currency_field, f"not an ISO 4217 currency code: '{currency}'")
+        except ValidationError as e:
+            for err in e.errors(include_url=False):
+                if err["loc"] and err["loc"][0] == "amount":
+                    self.fail(amount_field, err["msg"])
+                else:
+                    self.fail(currency_field, f"not an ISO 4217 currency code: '{currency}'")
             return None
+
+
+def _number_problem(number: Decimal, value: str, what: str) -> str | None:
+    """Why a parsed cell is no acceptable number, if it is not (sign, size, places)."""
+    if not number.is_finite():
+        return f"bad number: '{value}'"
+    if number < 0:
+        return f"negative {what}: {value}"
+    if number and number.adjusted() >= MAX_INTEGER_DIGITS:  # adjusted(): the exponent
+        return f"too large: at most {MAX_INTEGER_DIGITS} digits before the point: '{value}'"
+    exponent = number.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_DECIMAL_PLACES:
+        return f"at most {MAX_DECIMAL_PLACES} digits after the point: '{value}'"
+    return None
+
+
+def _column(loc: tuple[int | str, ...]) -> str:
+    """The CSV column a validation error of the event names (metrics.0.value -> the metric)."""
+    head = str(loc[0]) if loc else "row"
+    if head in {"spend", "revenue"}:
+        return f"{head}_{loc[1]}" if len(loc) > 1 else f"{head}_amount"
+    return head
