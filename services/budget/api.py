@@ -5,10 +5,11 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 
 from services.budget.models import Budget, BudgetIn
 from services.budget.repository import BudgetRepository
+from shared import pages
 from shared.envelope import utcnow
 from shared.money import Money
 from shared.runtime import CurrentAgency
@@ -40,9 +41,23 @@ async def create_budget(body: BudgetIn, agency: CurrentAgency, repo: Repo) -> Bu
 
 @router.get("/budgets")
 async def list_budgets(
-    agency: CurrentAgency, repo: Repo, client_id: str | None = None
+    request: Request,
+    response: Response,
+    agency: CurrentAgency,
+    repo: Repo,
+    client_id: str | None = None,
+    limit: pages.Limit = pages.DEFAULT_PAGE,
+    cursor: pages.Cursor = None,
 ) -> list[Budget]:
-    return await repo.list(agency.tenant_id, client_id)
+    """Your budgets (of one client, with `client_id`) in name order, a page at a time (next
+    page: the `X-Next-Cursor` header)."""
+    position = pages.decode_cursor(cursor, 2)
+    start_after = (position[0], position[1]) if position else None
+    found = await repo.list(agency.tenant_id, client_id, limit=limit + 1, start_after=start_after)
+    page = found[:limit]
+    if len(found) > limit:
+        pages.link_next(request, response, pages.encode_cursor(page[-1].name, page[-1].budget_id))
+    return page
 
 
 @router.get("/budgets/{budget_id}")

@@ -39,9 +39,23 @@ class BudgetRepository:
         doc = await self.budgets.find_one({"_id": budget_id, "tenant_id": tenant_id})
         return Budget.model_validate(doc) if doc else None
 
-    async def list(self, tenant_id: str, client_id: str | None = None) -> list[Budget]:
-        query = {"tenant_id": tenant_id} | ({"client_id": client_id} if client_id else {})
-        return [Budget.model_validate(d) async for d in self.budgets.find(query).sort("name")]
+    async def list(
+        self,
+        tenant_id: str,
+        client_id: str | None = None,
+        *,
+        limit: int,
+        start_after: tuple[str, str] | None = None,
+    ) -> list[Budget]:
+        """Up to `limit` budgets in (name, id) order, after a position of a previous page."""
+        query: dict[str, Any] = {"tenant_id": tenant_id}
+        if client_id:
+            query["client_id"] = client_id
+        if start_after:
+            name, last_id = start_after
+            query["$or"] = [{"name": {"$gt": name}}, {"name": name, "_id": {"$gt": last_id}}]
+        cursor = self.budgets.find(query).sort([("name", ASCENDING), ("_id", ASCENDING)])
+        return [Budget.model_validate(d) async for d in cursor.limit(limit)]
 
     async def for_clients(
         self, tenant_id: str, client_ids: set[str], *, session: AsyncClientSession

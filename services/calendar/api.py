@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
 from services.calendar.metrics import POSTS_SCHEDULED
 from services.calendar.models import Client, ClientIn, Post, PostIn, PostStatus
 from services.calendar.repository import CalendarRepository
 from services.calendar.service import SchedulingError, resolve_slot
-from shared import mongo, topics
+from shared import mongo, pages, topics
 from shared.envelope import utcnow
 from shared.events import PostScheduled
 from shared.runtime import CurrentAgency, Runtime, get_runtime
@@ -49,8 +50,22 @@ async def create_client(body: ClientIn, agency: CurrentAgency, repo: Repo) -> Cl
 
 
 @router.get("/clients")
-async def list_clients(agency: CurrentAgency, repo: Repo) -> list[Client]:
-    return await repo.list_clients(agency.tenant_id)
+async def list_clients(
+    request: Request,
+    response: Response,
+    agency: CurrentAgency,
+    repo: Repo,
+    limit: pages.Limit = pages.DEFAULT_PAGE,
+    cursor: pages.Cursor = None,
+) -> list[Client]:
+    """Your clients in name order, a page at a time (next page: the `X-Next-Cursor` header)."""
+    position = pages.decode_cursor(cursor, 2)
+    start_after = (position[0], position[1]) if position else None
+    found = await repo.list_clients(agency.tenant_id, limit=limit + 1, start_after=start_after)
+    page = found[:limit]
+    if len(found) > limit:
+        pages.link_next(request, response, pages.encode_cursor(page[-1].name, page[-1].client_id))
+    return page
 
 
 @router.post("/clients/{client_id}/posts", status_code=status.HTTP_201_CREATED)
@@ -102,8 +117,29 @@ async def list_posts(
     client_id: str,
     agency: CurrentAgency,
     repo: Repo,
+    request: Request,
+    response: Response,
     status_filter: Annotated[PostStatus | None, Query(alias="status")] = None,
+    limit: pages.Limit = pages.DEFAULT_PAGE,
+    cursor: pages.Cursor = None,
 ) -> list[Post]:
-    """A client's posts in time order, optionally only `scheduled` or `paused` ones."""
+    """A client's posts in time order, optionally only `scheduled` or `paused` ones, a page at
+    a time (next page: the `X-Next-Cursor` header)."""
+    position = pages.decode_cursor(cursor, 2)
+    start_after = None
+    if position:
+        try:
+            start_after = (datetime.fromisoformat(position[0]), position[1])
+        except ValueError as e:
+            raise pages.bad_cursor() from e
     await _client_or_404(repo, agency.tenant_id, client_id)
-    return await repo.list_posts(agency.tenant_id, client_id, status_filter)
+    found = await repo.list_posts(
+        agency.tenant_id, client_id, status_filter, limit=limit + 1, start_after=start_after
+    )
+    page = found[:limit]
+    if len(found) > limit:
+        last = page[-1]
+        pages.link_next(
+            request, response, pages.encode_cursor(last.scheduled_at.isoformat(), last.post_id)
+        )
+    return page

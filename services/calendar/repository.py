@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pymongo import ASCENDING, IndexModel
@@ -9,6 +10,7 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.calendar.models import Client, Post, PostStatus
+from shared import pages
 
 INDEXES = {
     "clients": [IndexModel([("tenant_id", ASCENDING), ("name", ASCENDING)])],
@@ -33,21 +35,36 @@ class CalendarRepository:
         doc = await self.clients.find_one({"_id": client_id, "tenant_id": tenant_id})
         return Client.model_validate(doc) if doc else None
 
-    async def list_clients(self, tenant_id: str) -> list[Client]:
-        cursor = self.clients.find({"tenant_id": tenant_id}).sort("name", ASCENDING)
-        return [Client.model_validate(d) async for d in cursor]
+    async def list_clients(
+        self, tenant_id: str, *, limit: int, start_after: tuple[str, str] | None = None
+    ) -> list[Client]:
+        """Up to `limit` clients in (name, id) order, after a position of a previous page."""
+        query: dict[str, Any] = {"tenant_id": tenant_id}
+        if start_after:
+            query |= pages.after("name", *start_after)
+        cursor = self.clients.find(query).sort([("name", ASCENDING), ("_id", ASCENDING)])
+        return [Client.model_validate(d) async for d in cursor.limit(limit)]
 
     async def add_post(self, post: Post, *, session: AsyncClientSession) -> None:
         await self.posts.insert_one({"_id": post.post_id, **post.model_dump()}, session=session)
 
     async def list_posts(
-        self, tenant_id: str, client_id: str, status: PostStatus | None = None
+        self,
+        tenant_id: str,
+        client_id: str,
+        status: PostStatus | None = None,
+        *,
+        limit: int,
+        start_after: tuple[datetime, str] | None = None,
     ) -> list[Post]:
+        """Up to `limit` posts in (time, id) order, after a position of a previous page."""
         query: dict[str, Any] = {"tenant_id": tenant_id, "client_id": client_id}
         if status:
             query["status"] = status.value
-        cursor = self.posts.find(query).sort("scheduled_at", ASCENDING)
-        return [Post.model_validate(d) async for d in cursor]
+        if start_after:
+            query |= pages.after("scheduled_at", *start_after)
+        cursor = self.posts.find(query).sort([("scheduled_at", ASCENDING), ("_id", ASCENDING)])
+        return [Post.model_validate(d) async for d in cursor.limit(limit)]
 
     async def pause_paid_posts(
         self, tenant_id: str, budget_id: str, *, reason: str, session: AsyncClientSession

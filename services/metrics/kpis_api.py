@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -17,15 +17,29 @@ from shared.runtime import CurrentAgency
 
 router = APIRouter(tags=["kpis"])
 SUMMED = [*METRICS]
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)  # `from` and `to` lie within EARLIEST..LATEST
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+MAX_RANGE = timedelta(days=366 * 2)  # a query reads at most two years of a tenant's history
+DEFAULT_RANGE = timedelta(days=30)
 
 
-def _aware(value: datetime | None, name: str) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[{"loc": ["query", name], "msg": "must include a time zone (e.g. Z or +01:00)",
-                     "type": "timezone_aware"}],
-        )  # fmt: skip
+def _refuse(name: str, msg: str, kind: str = "value_error") -> HTTPException:
+    return HTTPException(
+        status.HTTP_422_UNPROCESSABLE_CONTENT,
+        detail=[{"loc": ["query", name], "msg": msg, "type": kind}],
+    )
+
+
+def _bounded(value: datetime | None, name: str) -> datetime | None:
+    """A zone-aware instant within EARLIEST..LATEST, else 422 (checked on the local year
+    first: converting year 1 or 9999 with an offset overflows)."""
+    if value is None:
+        return None
+    if value.tzinfo is None:
+        raise _refuse(name, "must include a time zone (e.g. Z or +01:00)", "timezone_aware")
+    if not EARLIEST.year - 1 <= value.year <= LATEST.year or not EARLIEST <= value <= LATEST:
+        span = f"{EARLIEST:%Y-%m-%d} and {LATEST:%Y-%m-%d}"
+        raise _refuse(name, f"must lie between {span} (UTC)")
     return value
 
 
@@ -49,15 +63,12 @@ async def kpis(
     follower_growth compares it with the level at `from`. Reach is never summed over days,
     windows or accounts: `bases` says how each figure was formed (e.g. "sum of per-post
     lifetime reach", an upper bound). Days, weeks and months are UTC."""
-    end = _aware(end, "to") or utcnow()
-    start = _aware(start, "from") or end - timedelta(days=30)
+    end = _bounded(end, "to") or utcnow()
+    start = _bounded(start, "from") or end - DEFAULT_RANGE
     if start >= end:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            detail=[
-                {"loc": ["query", "from"], "msg": "must be before 'to'", "type": "value_error"}
-            ],
-        )
+        raise _refuse("from", "must be before 'to'")
+    if end - start > MAX_RANGE:
+        raise _refuse("to", f"must be at most {MAX_RANGE.days} days after 'from'")
     base: dict[str, Any] = {"tenant_id": agency.tenant_id, "owned": owned}
     if client_id:
         base["client_id"] = client_id
