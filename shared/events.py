@@ -4,7 +4,7 @@ tolerantly. Add fields, never change or remove them; bump EVENT_VERSION when the
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar, Literal
 
@@ -52,6 +52,65 @@ class PostScheduled(Event):
     pillar: Name | None = Field(default=None, description="Content pillar / series.")
     paid: bool = Field(default=False, description="Promoted with ad budget.")
     budget_id: Id | None = Field(default=None, description="Budget paying for promotion.")
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class StrategyUpdated(Event):
+    """A client's strategy got a new version (version 1: it was created)."""
+
+    EVENT_TYPE: ClassVar[str] = "StrategyUpdated"
+
+    client_id: Id
+    strategy_id: Id
+    version: int = Field(ge=1, description="The new version.")
+    previous_version: int | None = Field(default=None, ge=1)
+    period: Name = Field(examples=["quarter", "half_year", "year"])
+    start: date = Field(description="First day of the period.")
+    end: date = Field(description="First day after the period.")
+    platforms: tuple[Platform, ...] = ()
+    changes: tuple[str, ...] = Field(
+        default=(),
+        max_length=200,
+        description="Readable changes from the previous version (the first 200).",
+        examples=[["pillars[Recipes].share: 30 -> 25"]],
+    )
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class PostRescheduled(Event):
+    """A post moved to another instant (its wall time read in `timezone`)."""
+
+    EVENT_TYPE: ClassVar[str] = "PostRescheduled"
+
+    client_id: Id
+    post_id: Id
+    slot_id: Id | None = None
+    platform: Platform
+    previous_scheduled_at: Instant
+    scheduled_at: Instant
+    timezone: Name = "UTC"
+    version: int = Field(ge=1, description="The post's version after the change.")
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class PostCancelled(Event):
+    """A post will not go out."""
+
+    EVENT_TYPE: ClassVar[str] = "PostCancelled"
+
+    client_id: Id
+    post_id: Id
+    slot_id: Id | None = None
+    platform: Platform
+    scheduled_at: Instant
+    reason: str = Field(default="", max_length=500)
+    version: int = Field(ge=1, description="The post's version after the change.")
 
     def partition_key(self) -> bytes:
         return f"{self.tenant_id}:{self.client_id}".encode()

@@ -10,6 +10,10 @@ from dataclasses import dataclass
 
 # calendar -> metrics: a post exists and when it goes out
 POSTS_SCHEDULED = "calendar.posts.scheduled.v1"
+# calendar -> anyone: a post's later lifecycle (rescheduled, cancelled; publishing adds more)
+POST_LIFECYCLE = "calendar.posts.lifecycle.v1"
+# calendar -> anyone: a client's strategy got a new version
+STRATEGIES = "calendar.strategies.v1"
 # analytics pipelines -> metrics: normalized observations (high volume, batch-consumed)
 ANALYTICS_OBSERVATIONS = "metrics.observations.v1"
 # metrics -> budget, audit: a batch of observations was stored
@@ -19,7 +23,15 @@ GOAL_EVENTS = "metrics.goals.v1"
 # budget -> calendar: a spend threshold was crossed
 BUDGET_THRESHOLDS = "budget.thresholds.v1"
 
-ALL = (POSTS_SCHEDULED, ANALYTICS_OBSERVATIONS, METRICS_INGESTED, GOAL_EVENTS, BUDGET_THRESHOLDS)
+ALL = (
+    POSTS_SCHEDULED,
+    POST_LIFECYCLE,
+    STRATEGIES,
+    ANALYTICS_OBSERVATIONS,
+    METRICS_INGESTED,
+    GOAL_EVENTS,
+    BUDGET_THRESHOLDS,
+)
 DLQ_SUFFIX = ".dlq"
 
 

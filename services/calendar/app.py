@@ -7,6 +7,9 @@ from fastapi import FastAPI
 from services.calendar import api, handlers
 from services.calendar.repository import INDEXES, CalendarRepository
 from services.calendar.settings import CalendarSettings
+from services.calendar.strategy import api as strategy_api
+from services.calendar.strategy.repository import INDEXES as STRATEGY_INDEXES
+from services.calendar.strategy.repository import StrategyRepository
 from shared.runtime import Runtime, create_http_app
 
 
@@ -17,9 +20,10 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
         runtime,
         title="SocialOps calendar",
         description="Clients and their content calendars.",
-        routers=[api.router],
+        routers=[api.router, strategy_api.router],
         kafka_router=handlers.build_router(runtime, repo),
-        indexes=INDEXES,
+        indexes={**INDEXES, **STRATEGY_INDEXES},
     )
     app.state.repo = repo
+    app.state.strategies = StrategyRepository(runtime.db)
     return app

@@ -1,0 +1,1 @@
+"""Strategy per client and period: personas, platforms, pillars, content mix, versions."""
