@@ -37,8 +37,36 @@ class Client(ClientIn):
 
 
 class PostStatus(StrEnum):
+    """A post's lifecycle, in one place for every capability (planning fills slots, publishing
+    moves due posts on): draft -> scheduled -> due -> publishing -> published | failed, plus
+    paused (and resumed back to scheduled) and cancelled."""
+
+    DRAFT = "draft"
     SCHEDULED = "scheduled"
+    DUE = "due"
+    PUBLISHING = "publishing"
+    PUBLISHED = "published"
+    FAILED = "failed"
     PAUSED = "paused"
+    CANCELLED = "cancelled"
+
+
+# Which status may follow which; "resumed" is paused -> scheduled. A failed post can be retried
+# by hand (failed -> scheduled).
+TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
+    PostStatus.DRAFT: frozenset({PostStatus.SCHEDULED, PostStatus.CANCELLED}),
+    PostStatus.SCHEDULED: frozenset(
+        {PostStatus.DUE, PostStatus.PAUSED, PostStatus.CANCELLED, PostStatus.DRAFT}
+    ),
+    PostStatus.DUE: frozenset({PostStatus.PUBLISHING, PostStatus.PAUSED, PostStatus.CANCELLED}),
+    PostStatus.PUBLISHING: frozenset({PostStatus.PUBLISHED, PostStatus.FAILED}),
+    PostStatus.PUBLISHED: frozenset(),
+    PostStatus.FAILED: frozenset({PostStatus.SCHEDULED, PostStatus.CANCELLED}),
+    PostStatus.PAUSED: frozenset({PostStatus.SCHEDULED, PostStatus.CANCELLED}),
+    PostStatus.CANCELLED: frozenset(),
+}
+# Content, time and cancellation may still change in these (before the post is handed out).
+EDITABLE = frozenset({PostStatus.DRAFT, PostStatus.SCHEDULED, PostStatus.PAUSED, PostStatus.FAILED})
 
 
 class PostIn(BaseModel):
@@ -80,3 +108,16 @@ class Post(BaseModel):
     status: PostStatus
     paused_reason: str | None = None
     created_at: AwareDatetime
+    version: int = Field(
+        default=1,
+        ge=1,
+        description="Raised by every change; send it back "
+        "with an edit (a stale one is answered 409).",
+    )
+    slot_id: str | None = Field(default=None, description="The calendar slot it fills.")
+    strategy_id: str | None = None
+    stage: str | None = Field(default=None, description="Customer-journey stage.")
+    series: str | None = None
+    media: tuple[str, ...] = Field(default=(), description="Media references (URLs or ids).")
+    link: str | None = None
+    cancelled_reason: str | None = None
