@@ -5,6 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.calendar import api, handlers
+from services.calendar.planning import api as planning_api
+from services.calendar.planning.repository import INDEXES as PLANNING_INDEXES
+from services.calendar.planning.repository import PlanningRepository
 from services.calendar.repository import INDEXES, CalendarRepository
 from services.calendar.settings import CalendarSettings
 from services.calendar.strategy import api as strategy_api
@@ -20,10 +23,11 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
         runtime,
         title="SocialOps calendar",
         description="Clients and their content calendars.",
-        routers=[api.router, strategy_api.router],
+        routers=[api.router, strategy_api.router, planning_api.router],
         kafka_router=handlers.build_router(runtime, repo),
-        indexes={**INDEXES, **STRATEGY_INDEXES},
+        indexes={**INDEXES, **STRATEGY_INDEXES, **PLANNING_INDEXES},
     )
     app.state.repo = repo
     app.state.strategies = StrategyRepository(runtime.db)
+    app.state.planning = PlanningRepository(runtime.db)
     return app

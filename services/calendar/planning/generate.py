@@ -108,10 +108,16 @@ def _with_series(spec: StrategyIn, drafts: list[_Draft], start: date, end: date)
             if same_day:
                 taken.add(id(same_day[0]))
             added.append(
-                _Draft(series.platform, wall, SlotKind.SERIES, series=series.name,
-                       pillar=series.pillar, content_type=series.content_type.lower(),
-                       stage=series.stage.value if series.stage else None)
-            )  # fmt: skip
+                _Draft(
+                    series.platform,
+                    wall,
+                    SlotKind.SERIES,
+                    series=series.name,
+                    pillar=series.pillar,
+                    content_type=series.content_type.lower(),
+                    stage=series.stage.value if series.stage else None,
+                )
+            )
     kept = [d for d in drafts if id(d) not in taken]
     walls = {(d.platform, d.wall) for d in added}
     return [d for d in kept if (d.platform, d.wall) not in walls] + added

@@ -44,9 +44,10 @@ class Slot(BaseModel):
     timezone: str
     at: AwareDatetime = Field(description="The UTC instant.")
     dst: DstAdjustment | None = Field(
-        default=None, description="gap_shifted: the planned time does not exist that day and "
-        "moved forward by the gap; fold_first: it happens twice, the first is planned."
-    )  # fmt: skip
+        default=None,
+        description="gap_shifted: the planned time does not exist that day and "
+        "moved forward by the gap; fold_first: it happens twice, the first is planned.",
+    )
     planned_local: str | None = Field(default=None, description="The wall time before a shift.")
     pillar: str | None = None
     content_type: str | None = None

@@ -120,7 +120,7 @@ async def list_strategies(
     return await repo.latest_of_client(agency.tenant_id, client_id)
 
 
-async def _strategy_or_404(
+async def strategy_or_404(
     repo: StrategyRepository,
     tenant_id: str,
     client_id: str,
@@ -139,7 +139,7 @@ async def get_strategy(
     client_id: str, strategy_id: str, agency: CurrentAgency, repo: Strategies
 ) -> Strategy:
     """The latest version."""
-    return await _strategy_or_404(repo, agency.tenant_id, client_id, strategy_id)
+    return await strategy_or_404(repo, agency.tenant_id, client_id, strategy_id)
 
 
 @router.put("/clients/{client_id}/strategies/{strategy_id}")
@@ -156,7 +156,7 @@ async def update_strategy(
 ) -> Strategy:
     """Change the strategy: stores a new version (the old ones stay readable) and publishes
     `StrategyUpdated` with the readable changes."""
-    current = await _strategy_or_404(repo, agency.tenant_id, client_id, strategy_id)
+    current = await strategy_or_404(repo, agency.tenant_id, client_id, strategy_id)
     if if_match is not None and if_match.strip('"W/ ') != str(current.version):
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -186,7 +186,7 @@ async def list_versions(
 async def get_version(
     client_id: str, strategy_id: str, version: int, agency: CurrentAgency, repo: Strategies
 ) -> Strategy:
-    return await _strategy_or_404(repo, agency.tenant_id, client_id, strategy_id, version)
+    return await strategy_or_404(repo, agency.tenant_id, client_id, strategy_id, version)
 
 
 @router.get("/clients/{client_id}/strategies/{strategy_id}/diff")
@@ -199,8 +199,8 @@ async def strategy_diff(
     to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
 ) -> StrategyDiff:
     """What changed from one version to another (`to` defaults to the latest)."""
-    old = await _strategy_or_404(repo, agency.tenant_id, client_id, strategy_id, from_version)
-    new = await _strategy_or_404(repo, agency.tenant_id, client_id, strategy_id, to_version)
+    old = await strategy_or_404(repo, agency.tenant_id, client_id, strategy_id, from_version)
+    new = await strategy_or_404(repo, agency.tenant_id, client_id, strategy_id, to_version)
     changes = diff(old.spec.model_dump(mode="json"), new.spec.model_dump(mode="json"))
     return StrategyDiff(
         strategy_id=strategy_id,
