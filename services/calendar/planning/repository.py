@@ -139,7 +139,7 @@ class PlanningRepository:
         )
         if result.modified_count != 1:
             return None
-        return slot.model_copy(update={**changes, "version": version + 1})
+        return Slot.model_validate(slot.model_dump() | changes | {"version": version + 1})
 
     async def get_post(
         self,
@@ -162,7 +162,7 @@ class PlanningRepository:
         )
         if result.modified_count != 1:
             return None
-        return post.model_copy(update={**changes, "version": version + 1})
+        return Post.model_validate(post.model_dump() | changes | {"version": version + 1})
 
     async def slots_of_client(
         self, tenant_id: str, client_id: str, *, start: str, end: str, limit: int
