@@ -109,3 +109,22 @@ def test_a_range_outside_the_period_is_clipped() -> None:
                     end=date(2027, 1, 15))  # fmt: skip
     assert min(s.local_date for s in made) >= "2027-01-01"
     assert max(s.local_date for s in made) < "2027-01-15"
+
+
+def test_a_zone_whose_rules_changed_in_the_range() -> None:
+    """Mexico City kept DST until 30 October 2022, then stayed on CST (-6) all year: 09:00 is
+    14:00 UTC in July 2022 and 15:00 UTC in July 2023, and 09:00 local on every day."""
+    made = []
+    for year in (2022, 2023):
+        spec = StrategyIn.model_validate(
+            strategy_body(period="year", start=f"{year}-01-01", holidays=None, key_dates=[])
+        )
+        created = datetime(2021, 1, 1, tzinfo=UTC)
+        version = Strategy(strategy_id="st-mx", tenant_id="t", client_id="c", version=1,
+                           end=spec.end, spec=spec, created_at=created)  # fmt: skip
+        made += generate(version, zone_name="America/Mexico_City", start=spec.start, end=spec.end)
+    instagram = {s.local: s for s in made if s.platform == "instagram" and s.kind != "series"}
+    assert instagram["2022-07-11T09:00"].at == datetime(2022, 7, 11, 14, tzinfo=UTC)
+    assert instagram["2023-07-10T09:00"].at == datetime(2023, 7, 10, 15, tzinfo=UTC)
+    assert instagram["2022-01-10T09:00"].at == datetime(2022, 1, 10, 15, tzinfo=UTC)
+    assert {s.local[11:] for s in instagram.values()} == {"09:00"}
