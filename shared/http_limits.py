@@ -1,7 +1,8 @@
 """The guard in front of every service's routes (a pure ASGI middleware): the API key is checked
 before a byte of the body is read, bodies are capped (413) from Content-Length and while they
 stream, requests in flight per process are bounded (503) and each agency has a token bucket
-(429). Health, metrics and docs routes pass unguarded.
+(429). Health, metrics and docs routes, and the token-checked feeds (`OPEN_PREFIXES`), pass
+unguarded.
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ from shared.settings import ServiceSettings
 OPEN_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
 )
+# Routes that check a credential of their own: a calendar app subscribing to an iCalendar
+# feed cannot send headers, so the feed's unguessable, revocable token is in its path.
+OPEN_PREFIXES = ("/feeds/",)
 UPLOAD_PATHS = ("/imports/",)  # file uploads: the larger body cap
 AGENCY_STATE = "agency"  # request.state.agency, set once the key is checked
 MISSING_KEY = "missing or invalid API key (send it as the X-API-Key header)"
@@ -119,7 +123,11 @@ class RequestGuard:
         self.buckets: BoundedCache[str, TokenBucket] = BoundedCache(MAX_TRACKED_TENANTS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in OPEN_PATHS:
+        if (
+            scope["type"] != "http"
+            or scope["path"] in OPEN_PATHS
+            or scope["path"].startswith(OPEN_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         if self.in_flight >= self.limits.max_in_flight:
