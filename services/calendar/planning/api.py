@@ -289,10 +289,29 @@ async def fill_slot(
     slot = await _slot_or_404(planning, agency.tenant_id, client_id, slot_id)
     if slot.post_id:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"slot has post '{slot.post_id}'")
+    post, event = post_for(slot, body)
+    async with mongo.transaction(runtime.mongo) as session:
+        filled = await planning.update_slot(
+            slot,
+            {"post_id": post.post_id, "status": PostStatus.SCHEDULED.value},
+            version=slot.version,
+            session=session,
+        )
+        if filled is None:
+            raise stale("slot", slot.version)
+        await planning.posts.insert_one({"_id": post.post_id, **post.model_dump()}, session=session)
+        await runtime.outbox.stage(session, runtime.topics(topics.POSTS_SCHEDULED), event)
+    runtime.outbox.kick()
+    POSTS_SCHEDULED.labels(agency.tenant_id, post.platform.value).inc()
+    return post
+
+
+def post_for(slot: Slot, body: FillIn) -> tuple[Post, PostScheduled]:
+    """The scheduled post filling a slot, and its `PostScheduled`."""
     post = Post(
         post_id=f"po-{uuid.uuid4().hex[:12]}",
-        tenant_id=agency.tenant_id,
-        client_id=client_id,
+        tenant_id=slot.tenant_id,
+        client_id=slot.client_id,
         platform=slot.platform,
         scheduled_at=slot.at,
         local_time=slot.at.astimezone(ZoneInfo(slot.timezone)).isoformat(),
@@ -311,35 +330,19 @@ async def fill_slot(
         media=body.media,
         link=body.link,
     )
+    fields = {
+        "client_id",
+        "post_id",
+        "strategy_id",
+        "platform",
+        "scheduled_at",
+        "timezone",
+        "content_type",
+        "pillar",
+        "paid",
+        "budget_id",
+    }
     event = PostScheduled.new(
-        producer="calendar",
-        tenant_id=agency.tenant_id,
-        **post.model_dump(
-            include={
-                "client_id",
-                "post_id",
-                "strategy_id",
-                "platform",
-                "scheduled_at",
-                "timezone",
-                "content_type",
-                "pillar",
-                "paid",
-                "budget_id",
-            }
-        ),
+        producer="calendar", tenant_id=slot.tenant_id, **post.model_dump(include=fields)
     )
-    async with mongo.transaction(runtime.mongo) as session:
-        filled = await planning.update_slot(
-            slot,
-            {"post_id": post.post_id, "status": PostStatus.SCHEDULED.value},
-            version=slot.version,
-            session=session,
-        )
-        if filled is None:
-            raise stale("slot", slot.version)
-        await planning.posts.insert_one({"_id": post.post_id, **post.model_dump()}, session=session)
-        await runtime.outbox.stage(session, runtime.topics(topics.POSTS_SCHEDULED), event)
-    runtime.outbox.kick()
-    POSTS_SCHEDULED.labels(agency.tenant_id, post.platform.value).inc()
-    return post
+    return post, event
