@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from services.calendar import api, handlers
 from services.calendar.planning import api as planning_api
-from services.calendar.planning import exchange_api, feeds_api, posts_api
+from services.calendar.planning import buffer_api, exchange_api, feeds_api, posts_api
 from services.calendar.planning.repository import INDEXES as PLANNING_INDEXES
 from services.calendar.planning.repository import PlanningRepository
 from services.calendar.repository import INDEXES, CalendarRepository
@@ -31,6 +31,7 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             posts_api.router,
             feeds_api.router,
             exchange_api.router,
+            buffer_api.router,
         ],
         kafka_router=handlers.build_router(runtime, repo),
         indexes={**INDEXES, **STRATEGY_INDEXES, **PLANNING_INDEXES},

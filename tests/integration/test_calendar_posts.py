@@ -74,3 +74,31 @@ async def test_fill_edit_move_cancel(platform: Platform) -> None:
     assert (await cal.get(url, headers=other)).status_code == 404
     assert (await cal.patch(url, json={"version": 4, "caption": "x"},
                             headers=other)).status_code == 404  # fmt: skip
+
+
+async def test_open_slots_are_filled_from_the_evergreen_buffer(platform: Platform) -> None:
+    _, headers, client_id, sid = await setup(platform)
+    cal = platform.http["calendar"]
+    await cal.post(f"/clients/{client_id}/calendar/generate",
+                   json={"strategy_id": sid, "start": "2027-01-01", "end": "2027-02-01"},
+                   headers=headers)  # fmt: skip
+    before = (await cal.get(f"/clients/{client_id}/calendar/month?date=2027-01-01&limit=500",
+                            headers=headers)).json()  # fmt: skip
+    behind = [s for s in before if s["pillar"] == "Behind the scenes" and s["status"] == "open"]
+    assert behind
+
+    r = await cal.post(f"/clients/{client_id}/calendar/fill-from-buffer",
+                       json={"before": "2027-01-15"}, headers=headers)  # fmt: skip
+    assert r.status_code == 200, r.text
+    expected = [s["slot_id"] for s in behind if s["local_date"] < "2027-01-15"]
+    assert r.json()["slot_ids"] == expected and r.json()["filled"] == len(expected) > 0
+    open_before = [s for s in before if s["status"] == "open" and s["local_date"] < "2027-01-15"]
+    assert r.json()["unmatched"] == len(open_before) - len(expected)  # only one pillar buffered
+    after = (await cal.get(f"/clients/{client_id}/calendar/month?date=2027-01-01&limit=500",
+                           headers=headers)).json()  # fmt: skip
+    by_id = {s["slot_id"]: s for s in after}
+    assert {by_id[i]["status"] for i in expected} == {"scheduled"}
+    post = (await cal.get(f"/clients/{client_id}/posts/{by_id[expected[0]]['post_id']}",
+                          headers=headers)).json()  # fmt: skip
+    assert post["caption"] == "Our sourdough story"
+    assert {s["status"] for s in after if s["kind"] == "reactive"} == {"reactive"}
