@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down status demo test test-unit lint bench-ingest clean
+.PHONY: install up down status demo test test-unit lint bench-ingest bench-calendar clean
 
 $(STAMP): pyproject.toml
 	@echo "[make] creating virtualenv and installing pinned packages (first run only)..."
@@ -43,6 +43,9 @@ lint: install
 
 bench-ingest: install ## ingestion benchmark: prints a table, writes bench/results/ingest.json
 	@$(PY) -m bench.ingest
+
+bench-calendar: install ## calendar benchmark: views at ~1M slots, 12-month generation; writes bench/results/calendar.json
+	@$(PY) -m bench.calendar_views
 
 clean: down
 	rm -rf .local

@@ -60,7 +60,8 @@ async def test_generation_is_deterministic_and_meets_the_mix(platform: Platform)
     assert len(slots_1) == first.json()["created"] > 150
     second = await cal.post(f"/clients/{client_id}/calendar/generate",
                             json={"strategy_id": sid, **SIX_MONTHS}, headers=headers)  # fmt: skip
-    assert second.json()["replaced"] == second.json()["created"] == len(slots_1)
+    assert second.json()["unchanged"] == len(slots_1)  # same version: nothing rewritten
+    assert second.json()["replaced"] == second.json()["created"] == 0
     slots_2 = await all_slots(cal, headers, client_id)
     assert slots_2 == slots_1
     assert len({s["slot_id"] for s in slots_1}) == len(slots_1)
@@ -119,6 +120,8 @@ async def test_regeneration_keeps_filled_and_edited_slots(platform: Platform) ->
     again = await cal.post(f"/clients/{client_id}/calendar/generate",
                            json={"strategy_id": sid, **SIX_MONTHS}, headers=headers)  # fmt: skip
     assert again.json()["kept"] == 2
+    assert again.json()["replaced"] == len(before) - 2  # a new version: new slot ids
+    assert again.json()["replaced"] == len(before) - 2  # a new version: new slot ids
     assert again.json()["strategy_version"] == 2
     after = await all_slots(cal, headers, client_id)
     by_id = {s["slot_id"]: s for s in after}

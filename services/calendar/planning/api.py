@@ -74,7 +74,7 @@ async def generate_calendar(
     for attempt in range(GENERATE_ATTEMPTS):
         try:
             async with mongo.transaction(runtime.mongo) as session:
-                created, kept, replaced = await planning.regenerate(
+                created, kept, replaced, unchanged = await planning.regenerate(
                     agency.tenant_id,
                     client_id,
                     start=body.start.isoformat(),
@@ -98,6 +98,7 @@ async def generate_calendar(
         created=created,
         kept=kept,
         replaced=replaced,
+        unchanged=unchanged,
     )
 
 

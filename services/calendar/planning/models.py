@@ -84,7 +84,8 @@ class Generated(BaseModel):
     end: date
     created: int = Field(description="Slots written by this generation.")
     kept: int = Field(description="Slots kept: in the past, with content, or edited by hand.")
-    replaced: int = Field(description="Untouched future slots removed before writing.")
+    replaced: int = Field(description="Untouched future slots removed (or rewritten).")
+    unchanged: int = Field(default=0, description="Slots generated again exactly as stored.")
 
 
 class SlotEdit(BaseModel):

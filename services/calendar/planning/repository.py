@@ -59,9 +59,10 @@ class PlanningRepository:
         slots: list[Slot],
         now: datetime,
         session: AsyncClientSession,
-    ) -> tuple[int, int, int]:
+    ) -> tuple[int, int, int, int]:
         """Replace the untouched future slots of local dates [start, end) by `slots`; keep the
-        past and every slot with content or a hand edit. Returns (created, kept, replaced)."""
+        past and every slot with content or a hand edit. A slot generated again unchanged is
+        not rewritten. Returns (created, kept, replaced, unchanged)."""
         scope = {
             "tenant_id": tenant_id,
             "client_id": client_id,
@@ -69,27 +70,28 @@ class PlanningRepository:
         }
         kept: set[tuple[str, str]] = set()
         kept_ids: set[str] = set()
-        untouched = 0
-        async for doc in self.slots.find(
-            scope, {"platform": 1, "local": 1, "at": 1, "post_id": 1, "edited": 1}, session=session
-        ):
+        untouched: dict[str, Slot] = {}
+        async for doc in self.slots.find(scope, session=session):
             if doc["at"] < now or doc.get("post_id") or doc.get("edited"):
                 kept.add((doc["platform"], doc["local"]))
                 kept_ids.add(doc["_id"])
             else:
-                untouched += 1
-        deleted = await self.slots.delete_many(
-            scope | {"at": {"$gte": now}, "post_id": None, "edited": {"$ne": True}},
-            session=session,
-        )
-        new = [
-            _doc(s)
+                untouched[doc["_id"]] = Slot.model_validate(doc)
+        wanted = {
+            s.slot_id: s
             for s in slots
             if s.at >= now and s.slot_id not in kept_ids and (s.platform.value, s.local) not in kept
-        ]
+        }
+        same = {i for i, s in wanted.items() if untouched.get(i) == s}
+        stale = [i for i in untouched if i not in same]
+        new = [_doc(s) for i, s in wanted.items() if i not in same]
+        if stale:
+            await self.slots.delete_many(
+                {"tenant_id": tenant_id, "_id": {"$in": stale}}, session=session
+            )
         if new:
             await self.slots.insert_many(new, ordered=False, session=session)
-        return len(new), len(kept_ids), deleted.deleted_count
+        return len(new), len(kept_ids), len(stale), len(same)
 
     async def list_slots(
         self,
