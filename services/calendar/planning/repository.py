@@ -85,7 +85,10 @@ class PlanningRepository:
         same = {i for i, s in wanted.items() if untouched.get(i) == s}
         stale = [i for i in untouched if i not in same]
         new = [_doc(s) for i, s in wanted.items() if i not in same]
-        if stale:
+        if stale and not same:  # e.g. a new version: one range delete (an $in costs per id)
+            untouched_now = {"at": {"$gte": now}, "post_id": None, "edited": {"$ne": True}}
+            await self.slots.delete_many(scope | untouched_now, session=session)
+        elif stale:
             await self.slots.delete_many(
                 {"tenant_id": tenant_id, "_id": {"$in": stale}}, session=session
             )
