@@ -4,7 +4,8 @@ and stop everything it started.
 The agency has two clients. Posts are scheduled through the calendar API (some paid, on a
 budget), an analytics pipeline pushes a burst of observations with ad spend onto Kafka, and
 the services do the rest: metrics stores them, budget books the spend and publishes threshold
-crossings, calendar pauses paid posts of an exhausted budget, audit summarizes.
+crossings, calendar pauses paid posts of an exhausted budget, audit summarizes. Each client
+then gets a strategy, and next month's calendar is generated from it and shown.
 """
 
 from __future__ import annotations
@@ -35,8 +36,18 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 OBSERVATIONS = int(os.environ.get("DEMO_OBSERVATIONS", "5000"))
 PLATFORMS = ("instagram", "facebook", "linkedin", "tiktok")
 CLIENTS = [
-    {"name": "Tasty Bakery", "timezone": "Europe/Berlin", "budget": "250.00"},
-    {"name": "Northwind Outdoor", "timezone": "America/New_York", "budget": "5000.00"},
+    {
+        "name": "Tasty Bakery",
+        "timezone": "Europe/Berlin",
+        "budget": "250.00",
+        "holidays": {"country": "DE", "subdivision": "BE"},
+    },
+    {
+        "name": "Northwind Outdoor",
+        "timezone": "America/New_York",
+        "budget": "5000.00",
+        "holidays": {"country": "US", "subdivision": "NY"},
+    },
 ]
 
 
@@ -220,11 +231,81 @@ async def run(profile: stack.Profile) -> dict[str, Any]:
             else:
                 cid = entry["client"]["client_id"]
                 entry["posts"] = await call("GET", f"{base['calendar']}/clients/{cid}/posts")
+        console.rule("[bold]4. Strategy per client and a generated month")
+        first = (datetime.now(UTC).date().replace(day=1) + timedelta(days=32)).replace(day=1)
+        for entry, spec in zip(report["clients"], CLIENTS, strict=True):
+            cid = entry["client"]["client_id"]
+            strategy = await call("POST", f"{base['calendar']}/clients/{cid}/strategies",
+                                  json=_strategy(first, spec["holidays"]))  # fmt: skip
+            generated = await call("POST", f"{base['calendar']}/clients/{cid}/calendar/generate",
+                                   json={"strategy_id": strategy["strategy_id"],
+                                         "start": first.isoformat(),
+                                         "end": (first + timedelta(days=31)).replace(day=1).isoformat()})  # fmt: skip
+            entry["month"] = await call(
+                "GET", f"{base['calendar']}/clients/{cid}/calendar/month?date={first}&limit=500"
+            )
+            console.print(f"  {spec['name']}: strategy {strategy['strategy_id']}, "
+                          f"{generated['created']} slots in {first:%B %Y}")  # fmt: skip
         report["metrics_text"] = {
             svc: (await http.get(f"{base[svc]}/metrics")).text for svc in stack.SERVICES
         }
         report["base"] = base
     return report
+
+
+def _strategy(start: Any, holidays: dict[str, str]) -> dict[str, Any]:
+    """A half-year strategy: 3 platforms (TikTok on trial), 4 pillars, a weekly series."""
+    return {
+        "period": "half_year",
+        "start": start.isoformat(),
+        "personas": [
+            {
+                "name": "Busy parent",
+                "age_min": 28,
+                "age_max": 45,
+                "platforms": [{"platform": "instagram", "why": ["inspiration"]}],
+            }
+        ],
+        "platforms": [
+            {"platform": "instagram", "frequency": {"per_week": 3, "days": ["MO", "WE", "FR"]}},
+            {"platform": "facebook", "frequency": {"per_week": 2, "times": ["10:30"]}},
+            {
+                "platform": "tiktok",
+                "role": "trial",
+                "trial_ends": (start + timedelta(days=90)).isoformat(),
+                "success": {"metric": "followers", "target": "500"},
+                "frequency": {"rrules": ["FREQ=WEEKLY;BYDAY=SA;BYHOUR=11;BYMINUTE=30"]},
+            },
+        ],
+        "pillars": [
+            {"name": "Recipes", "share": 40},
+            {"name": "Behind the scenes", "share": 30},
+            {"name": "Offers", "share": 20},
+            {"name": "Community", "share": 10},
+        ],
+        "content_types": [
+            {"name": "visual", "share": 50},
+            {"name": "video_how_to", "share": 30},
+            {"name": "quiz_poll", "share": 20},
+        ],
+        "stages": [
+            {"stage": "awareness", "share": 50},
+            {"stage": "consideration", "share": 30},
+            {"stage": "conversion", "share": 20},
+        ],
+        "series": [
+            {
+                "name": "#TastyTuesday",
+                "platform": "instagram",
+                "rrule": "FREQ=WEEKLY;BYDAY=TU",
+                "at": "12:00",
+                "pillar": "Recipes",
+                "content_type": "video_how_to",
+            }
+        ],
+        "holidays": {**holidays, "mode": "themed"},
+        "reactive_share": 10,
+    }
 
 
 def _counter(text: str, name: str, *contains: str) -> float:
@@ -276,6 +357,15 @@ def print_summary(report: dict[str, Any]) -> None:
                         ", ".join(f"{t}%" for t in b["crossed_pct"]) or "none",
                         f"{paused} of {paid}")  # fmt: skip
     console.print(budgets)
+    for entry in report["clients"]:
+        month = Table("local time", "platform", "pillar", "type", "stage", "series / key date",
+                      title=f"{entry['client']['name']}: generated month "
+                            f"({entry['client']['timezone']})")  # fmt: skip
+        for slot in entry["month"]:
+            month.add_row(slot["local"].replace("T", " "), slot["platform"],
+                          slot["pillar"] or f"[dim]{slot['kind']}[/]", slot["content_type"] or "",
+                          slot["stage"] or "", slot["series"] or slot["key_date"] or "")  # fmt: skip
+        console.print(month)
     ops = Table("service", "consumed", "dead-lettered", "/docs", "/metrics", title="Services")
     for svc, text in report["metrics_text"].items():
         ops.add_row(svc, f"{_counter(text, 'faststream_received_messages_total'):.0f}",
