@@ -73,27 +73,32 @@ def generate(strategy: Strategy, *, zone_name: str, start: date, end: date) -> l
     start, end = max(start, spec.start), min(end, spec.end)
     if end <= start:
         return []
-    drafts = _frequency_drafts(spec, start, end)
-    drafts = _with_series(spec, drafts, start, end)
+    zone = ZoneInfo(zone_name)
+    drafts = _frequency_drafts(spec, start, end, zone)
+    drafts = _with_series(spec, drafts, start, end, zone)
     drafts = _with_key_dates(spec, drafts, key_days(spec, start, end))
     drafts = sorted(drafts, key=lambda d: (d.wall, d.platform.value))
     drafts = _reactive(drafts, spec.reactive_share)
     drafts = _apportioned(spec, drafts, start)
-    return [_slot(strategy, d, ZoneInfo(zone_name)) for d in drafts]
+    return [_slot(strategy, d, zone) for d in drafts]
 
 
-def _frequency_drafts(spec: StrategyIn, start: date, end: date) -> list[_Draft]:
+def _frequency_drafts(spec: StrategyIn, start: date, end: date, zone: ZoneInfo) -> list[_Draft]:
     drafts: dict[tuple[Platform, datetime], _Draft] = {}
     for plan in spec.platforms:
         at = plan.frequency.times[0]
         for rule in plan.frequency.compiled():
-            walls = recurrence.occurrences(rule, anchor=spec.start, at=at, start=start, end=end)
+            walls = recurrence.occurrences(
+                rule, anchor=spec.start, at=at, start=start, end=end, zone=zone
+            )
             for wall in walls:
                 drafts[plan.platform, wall] = _Draft(plan.platform, wall, SlotKind.PLANNED)
     return list(drafts.values())
 
 
-def _with_series(spec: StrategyIn, drafts: list[_Draft], start: date, end: date) -> list[_Draft]:
+def _with_series(
+    spec: StrategyIn, drafts: list[_Draft], start: date, end: date, zone: ZoneInfo
+) -> list[_Draft]:
     by_day: dict[tuple[Platform, date], list[_Draft]] = defaultdict(list)
     for d in sorted(drafts, key=lambda d: d.wall):
         by_day[d.platform, d.wall.date()].append(d)
@@ -101,7 +106,7 @@ def _with_series(spec: StrategyIn, drafts: list[_Draft], start: date, end: date)
     added: list[_Draft] = []
     for series in spec.series:
         walls = recurrence.occurrences(
-            series.rrule, anchor=spec.start, at=series.at, start=start, end=end
+            series.rrule, anchor=spec.start, at=series.at, start=start, end=end, zone=zone
         )
         for wall in walls:
             same_day = [d for d in by_day[series.platform, wall.date()] if id(d) not in taken]

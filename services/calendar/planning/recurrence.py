@@ -7,8 +7,10 @@ on those days whatever the UTC offset, and `planning.zones` turns each into an i
 
 from __future__ import annotations
 
+import re
 from collections import Counter
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from dateutil.rrule import rrule, rrulestr
 
@@ -39,6 +41,7 @@ PLATFORM_MAX_PER_DAY = {
 }
 CHECK_DAYS = 366  # a rule is checked over a year from its start
 MAX_RULE_CHARS = 500
+UNTIL_UTC = re.compile(r"UNTIL=(\d{8}T\d{6})Z", re.IGNORECASE)
 
 
 class RuleError(ValueError):
@@ -54,7 +57,19 @@ def weekly_rules(days: tuple[str, ...], times: tuple[time, ...]) -> tuple[str, .
     )
 
 
-def parse_rule(text: str, dtstart: datetime) -> rrule:
+def _local_until(value: str, zone: ZoneInfo | None) -> str:
+    """RFC 5545 writes UNTIL in UTC when DTSTART has a zone; rules here are expanded in local
+    wall time, so the UTC instant becomes that zone's wall time (UTC when no zone is known)."""
+
+    def local(match: re.Match[str]) -> str:
+        instant = datetime.strptime(match.group(1), "%Y%m%dT%H%M%S").replace(tzinfo=UTC)
+        wall = instant.astimezone(zone) if zone else instant
+        return "UNTIL=" + wall.strftime("%Y%m%dT%H%M%S")
+
+    return UNTIL_UTC.sub(local, value)
+
+
+def parse_rule(text: str, dtstart: datetime, zone: ZoneInfo | None = None) -> rrule:
     """An RRULE (the value, optionally prefixed `RRULE:`) anchored at a local `dtstart`."""
     value = text.strip()
     if value.upper().startswith("RRULE:"):
@@ -62,7 +77,7 @@ def parse_rule(text: str, dtstart: datetime) -> rrule:
     if not value or len(value) > MAX_RULE_CHARS or "\n" in value or "DTSTART" in value.upper():
         raise RuleError("not a single RRULE value (e.g. FREQ=WEEKLY;BYDAY=TU;BYHOUR=9)")
     try:
-        rule = rrulestr(value, dtstart=dtstart)
+        rule = rrulestr(_local_until(value, zone), dtstart=dtstart)
     except (ValueError, TypeError) as e:
         raise RuleError(f"not an RFC 5545 RRULE: {e}") from e
     if not isinstance(rule, rrule):
@@ -91,9 +106,11 @@ def check_rule(text: str, *, platform: Platform, start: date, at: time) -> None:
         raise RuleError(f"never fires in the year from {start.isoformat()}")
 
 
-def occurrences(text: str, *, anchor: date, at: time, start: date, end: date) -> list[datetime]:
+def occurrences(
+    text: str, *, anchor: date, at: time, start: date, end: date, zone: ZoneInfo | None = None
+) -> list[datetime]:
     """Local wall times the rule fires on days in [start, end), counted from `anchor` (the
     strategy's start, so INTERVAL=2 keeps its parity whatever range is generated)."""
-    rule = parse_rule(text, datetime.combine(anchor, at))
+    rule = parse_rule(text, datetime.combine(anchor, at), zone)
     first, last = datetime.combine(start, time()), datetime.combine(end, time())
     return [o for o in rule.between(first, last, inc=True) if o < last]
