@@ -169,7 +169,17 @@ async def test_views_across_the_agency_and_bad_ranges(platform: Platform) -> Non
     local_dates = {s["local_date"] for s in week.json()}
     assert min(local_dates) >= "2027-01-11" and max(local_dates) <= "2027-01-17"
     assert {s["client_id"] for s in week.json()} == {client_id, cid2}
-    assert [s["local"] for s in week.json()] == sorted(s["local"] for s in week.json())
+    ordered = [(s["client_id"], s["local"]) for s in week.json()]
+    assert ordered == sorted(ordered)  # client by client, each in local time order
+    # pages of 4 cover the same slots, each once
+    paged: list[dict[str, Any]] = []
+    url: str | None = "/calendar/week?date=2027-01-13&limit=4"
+    while url:
+        r = await cal.get(url, headers=headers)
+        paged += r.json()
+        cursor = r.headers.get("x-next-cursor")
+        url = f"/calendar/week?date=2027-01-13&limit=4&cursor={cursor}" if cursor else None
+    assert paged == week.json()
     reactive = await cal.get("/calendar/month?date=2027-01-01&status=reactive&limit=500",
                              headers=headers)  # fmt: skip
     assert reactive.json() and {s["kind"] for s in reactive.json()} == {"reactive"}

@@ -108,7 +108,7 @@ async def _page(
     response: Response,
     *,
     tenant_id: str,
-    client_id: str | None,
+    client_id: str,
     start: date,
     end: date,
     filters: dict[str, str],
@@ -190,22 +190,27 @@ async def agency_view(
     limit: pages.Limit = pages.DEFAULT_PAGE,
     cursor: pages.Cursor = None,
 ) -> list[Slot]:
-    """Slots of all your clients in one ISO week or month (each client's local time)."""
+    """Slots of all your clients in one ISO week or month (each client's local time), client
+    by client (in client id order, each in time order), a page at a time."""
     if view not in {"week", "month"}:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="views are week and month")
     start, end = _week(day) if view == "week" else _month(day)
-    return await _page(
-        planning,
-        request,
-        response,
-        tenant_id=agency.tenant_id,
-        client_id=None,
-        start=start,
-        end=end,
+    position = pages.decode_cursor(cursor, 3)
+    found = await planning.agency_slots(
+        agency.tenant_id,
+        start=start.isoformat(),
+        end=end.isoformat(),
         filters=_filters(platform, pillar, status_),
-        limit=limit,
-        cursor=cursor,
+        limit=limit + 1,
+        start_after=(position[0], position[1], position[2]) if position else None,
     )
+    page = found[:limit]
+    if len(found) > limit:
+        last = page[-1]
+        pages.link_next(
+            request, response, pages.encode_cursor(last.client_id, last.local, last.slot_id)
+        )
+    return page
 
 
 async def _slot_or_404(
