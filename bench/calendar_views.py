@@ -244,7 +244,7 @@ async def measure_generation(http: httpx.AsyncClient) -> dict[str, Any]:
     }
 
 
-async def run(args: argparse.Namespace, profile: stack.Profile) -> dict[str, Any]:
+async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -> dict[str, Any]:
     run_id = time.strftime("%H%M%S") + secrets.token_hex(2)
     databases = {"calendar": f"bench_{run_id}_calendar", "tenancy": f"bench_{run_id}_tenancy"}
     client: AsyncMongoClient[dict[str, Any]] = mongo.connect(profile.mongodb_uri, app_name="bench")
@@ -275,8 +275,9 @@ async def run(args: argparse.Namespace, profile: stack.Profile) -> dict[str, Any
         return {"seeded": seeded, **views, **generation}
     finally:
         stack._stop(profile, "calendar")
-        for db in databases.values():
-            await client.drop_database(db)
+        if drop:  # a stack this run started is deleted whole instead (dropping takes minutes)
+            for db in databases.values():
+                await client.drop_database(db)
         await client.close()
 
 
@@ -307,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         stack.start_mongo(profile)
         stack.start_kafka(profile)
-        results = asyncio.run(run(args, profile))
+        external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("MONGODB_URI"))
+        results = asyncio.run(run(args, profile, drop=external or "mongo" not in ours))
     except (RuntimeError, stack.StackError) as e:
         console.print(f"[red]benchmark failed:[/] {e}")
         return 1
