@@ -22,7 +22,9 @@ MAX_ROSTERS = 10_000
 
 INDEXES = {
     "slots": [
-        # a client's week or month, and regeneration's range: (tenant, client, local time)
+        # a client's week or month, regeneration's range, and agency views (read client by
+        # client): (tenant, client, local time). No (tenant, local) index: nothing reads by it
+        # and each index entry costs the database as much as a small document on every write.
         IndexModel(
             [
                 ("tenant_id", ASCENDING),
@@ -31,8 +33,6 @@ INDEXES = {
                 ("_id", ASCENDING),
             ]
         ),
-        # an agency's week across its clients, in local time of each client
-        IndexModel([("tenant_id", ASCENDING), ("local", ASCENDING), ("_id", ASCENDING)]),
     ],
     "feeds": [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)])],
 }
