@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from services.metrics.ingest import period_start
 from services.metrics.repository import BucketKey, bucket_key
 from shared.events import AnalyticsObserved
 
@@ -111,7 +112,7 @@ class Workload:
                     event.partition_key(),
                     event.model_dump_json().encode(),
                     event.event_id,
-                    bucket_key(event.tenant_id, event.client_id, event.observed_at),
+                    bucket_key(event.tenant_id, event.client_id, period_start(event)),
                 )
             )
         self.sent += n

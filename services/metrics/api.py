@@ -8,13 +8,13 @@ import asyncio
 import codecs
 import io
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Depends, Header, HTTPException, Query, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, create_model
 
 from services.metrics import adapters
 from services.metrics.csv_import import MAX_ERRORS_LISTED, import_csv
@@ -30,6 +30,7 @@ from services.metrics.metrics import OBSERVATIONS_REJECTED
 from services.metrics.repository import MetricsRepository
 from services.metrics.validation import ObservationRejectedError, check_observation
 from shared import topics
+from shared.auth import Agency
 from shared.broker import publish
 from shared.envelope import derived_event_id
 from shared.events import AnalyticsObserved
@@ -40,18 +41,6 @@ MAX_BATCH = 5000
 ENVELOPE_FIELDS = {"event_type", "event_version", "producer", "occurred_at"}
 # Left out of a content-derived event id: they differ between two sends of the same fact.
 NOT_CONTENT = {"event_id", *ENVELOPE_FIELDS, "correlation_id", "causation_id"}
-ADAPTERS: dict[str, Callable[..., adapters.AdapterResult]] = {
-    "instagram_insights": adapters.instagram_insights,
-    "instagram_fields": adapters.instagram_fields,
-    "facebook_insights": adapters.facebook_insights,
-    "x_posts": adapters.x_posts,
-    "x_user": adapters.x_user,
-    "tiktok_videos": adapters.tiktok_videos,
-    "tiktok_user": adapters.tiktok_user,
-    "youtube_report": adapters.youtube_report,
-    "youtube_statistics": adapters.youtube_statistics,
-    "linkedin_share_statistics": adapters.linkedin_share_statistics,
-}
 
 
 def get_repo(request: Request) -> MetricsRepository:
@@ -187,39 +176,25 @@ async def submit_observations(
 class NativePayload(BaseModel):
     """A platform's own response, plus what the poller knows that the payload does not."""
 
-    context: dict[str, Any]
-    payload: dict[str, Any]
+    context: dict[str, Any] = Field(
+        description="client_id, account_id, observed_at (with zone), optional post_id, ..."
+    )
+    payload: dict[str, Any] | list[Any] = Field(
+        description="The platform's response as it came (Google Ads searchStream: an array)."
+    )
     options: dict[str, Any] = {}
 
 
-@router.post("/ingest/{adapter}", status_code=status.HTTP_202_ACCEPTED)
-async def ingest_native(
-    adapter: str, body: NativePayload, agency: CurrentAgency, runtime: RuntimeDep
+async def _ingest_native(
+    adapter: adapters.Adapter, body: NativePayload, agency: Agency, runtime: Runtime
 ) -> dict[str, Any]:
-    """Normalize a native payload (e.g. `instagram_insights`, `x_posts`, `youtube_report`)
-    with its platform adapter, then publish the observations. Unmapped metrics are reported."""
-    convert = ADAPTERS.get(adapter)
-    if convert is None:
-        raise HTTPException(
-            status.HTTP_404_NOT_FOUND,
-            detail=f"unknown adapter '{adapter}'; known: {', '.join(sorted(ADAPTERS))}",
-        )
+    """Normalize a native payload with its adapter (every refusal names its JSON path), then
+    publish the observations. What is not ingested is listed with the reason (`skipped`)."""
     try:
-        context = adapters.ObservationContext(**body.context, tenant_id=agency.tenant_id)
-        result = convert(body.payload, context=context, **body.options)
-    except ValidationError as e:
-        raise _unprocessable(
-            [{"loc": ["body", "context", *err["loc"]], "msg": err["msg"], "type": err["type"]}
-             for err in e.errors(include_url=False, include_input=False)]
-        ) from e  # fmt: skip
-    except TypeError as e:  # an option the adapter does not take
-        raise _unprocessable(
-            [{"loc": ["body", "options"], "msg": str(e), "type": "type_error"}]
-        ) from e
-    except ValueError as e:  # adapters.PayloadError and value checks
-        raise _unprocessable(
-            [{"loc": ["body", "payload"], "msg": str(e), "type": "value_error"}]
-        ) from e
+        result = adapters.ingest(adapter, tenant_id=agency.tenant_id, context=body.context,
+                                 payload=body.payload, options=body.options)  # fmt: skip
+    except adapters.IngestRejectedError as e:
+        raise _unprocessable(e.errors) from e
     events = list(result.observations)
     if len(events) > MAX_BATCH:
         raise HTTPException(
@@ -234,7 +209,46 @@ async def ingest_native(
         "event_ids": [e.event_id for e in events],
         "unmapped": list(result.unmapped),
         "ignored": list(result.ignored),
+        "skipped": [s.model_dump(mode="json") for s in result.skipped],
     }
+
+
+def _adapter_route(adapter: adapters.Adapter) -> Callable[..., Awaitable[dict[str, Any]]]:
+    """The route of one adapter, its options model shown in the OpenAPI document."""
+    body_model = create_model(
+        f"{adapter.name.title().replace('_', '')}Body",
+        __base__=NativePayload,
+        options=(adapter.options_model, Field(default_factory=adapter.options_model)),
+    )
+
+    async def route(
+        body: Annotated[Any, Body()], agency: CurrentAgency, runtime: RuntimeDep
+    ) -> dict[str, Any]:
+        return await _ingest_native(adapter, body, agency, runtime)
+
+    route.__annotations__["body"] = Annotated[body_model, Body()]
+    route.__doc__ = f"{adapter.description} Normalized by the `{adapter.name}` adapter."
+    return route
+
+
+for _adapter in adapters.REGISTRY.values():
+    router.add_api_route(
+        f"/ingest/{_adapter.name}",
+        _adapter_route(_adapter),
+        methods=["POST"],
+        status_code=status.HTTP_202_ACCEPTED,
+        name=f"ingest_{_adapter.name}",
+        summary=f"Ingest a {_adapter.platform.value} payload ({_adapter.name})",
+    )
+
+
+@router.post("/ingest/{adapter}", status_code=status.HTTP_202_ACCEPTED, include_in_schema=False)
+async def unknown_adapter(adapter: str, agency: CurrentAgency) -> None:
+    """Any other adapter name: 404 listing the known ones."""
+    raise HTTPException(
+        status.HTTP_404_NOT_FOUND,
+        detail=f"unknown adapter '{adapter}'; known: {', '.join(sorted(adapters.REGISTRY))}",
+    )
 
 
 @router.post("/imports/csv", status_code=status.HTTP_202_ACCEPTED)
