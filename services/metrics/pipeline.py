@@ -14,7 +14,7 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -254,8 +254,8 @@ class Ingestion:
             if ident not in unique:
                 unique[ident] = event
                 origins[ident] = origin(record, event)
-        keys = {ident: _key(e) for ident, e in unique.items()}
-        stored = await self._stored_ids(unique.values())
+        keys = {ident: _key(e) for ident, e in unique.items()}  # once per observation
+        stored = await self._stored_ids({keys[ident]: e for ident, e in unique.items()})
         fresh = [e for ident, e in unique.items() if e.event_id not in stored[keys[ident]]]
         if not fresh:
             return Prepared(batch, fresh, [], [])
@@ -285,7 +285,7 @@ class Ingestion:
                 await asyncio.sleep(0)
         self.series.put_many(changed)
         for e in fresh:
-            stored[_key(e)].add(e.event_id)
+            stored[keys[(e.tenant_id, e.event_id)]].add(e.event_id)
         return Prepared(
             batch,
             fresh,
@@ -293,9 +293,9 @@ class Ingestion:
             summarize(added, budgets_by_post=budgets_by_post),
         )
 
-    async def _stored_ids(self, events: Iterable[AnalyticsObserved]) -> dict[str, set[str]]:
-        """Stored ids of the (tenant, shard, day) buckets these events fall in."""
-        wanted = {_key(e): e for e in events}
+    async def _stored_ids(self, wanted: Mapping[str, AnalyticsObserved]) -> dict[str, set[str]]:
+        """Stored ids of the (tenant, shard, day) buckets these events fall in (`wanted`:
+        one event per bucket key)."""
         found, missing = self.stored.get_many(wanted)
         if missing:
             loaded = await self.repo.stored_ids(_bucket(wanted[k]) for k in missing)
