@@ -109,18 +109,7 @@ async def test_database_killed_mid_stream_loses_and_dead_letters_nothing(
 ) -> None:
     ctx = metrics_on_private_db
     topic = ctx["prefix"] + topics.ANALYTICS_OBSERVATIONS
-    runtime = ctx["app"].state.runtime
-
-    async def send(entity: str) -> str:
-        event = observation(ctx["tenant"], "cl-1", entity_id=entity)
-        await ctx["producer"].send_and_wait(
-            topic, event.model_dump_json().encode(), key=event.partition_key()
-        )
-        return event.event_id
-
-    async def stored_ids() -> set[str]:
-        docs = await MetricsRepository(runtime.db).find({"tenant_id": ctx["tenant"]})
-        return {d["_id"] for d in docs}
+    send, stored_ids = _sender(ctx, topic), _stored(ctx)
 
     first = await send("before")
     await eventually(lambda: _contains(stored_ids, {first}), timeout=30)
@@ -151,18 +140,7 @@ async def test_a_20s_database_outage_outlasting_the_retries_dead_letters_nothing
     nothing is dead-lettered, nothing is lost."""
     ctx = metrics_on_private_db
     topic = ctx["prefix"] + topics.ANALYTICS_OBSERVATIONS
-    runtime = ctx["app"].state.runtime
-
-    async def send(entity: str) -> str:
-        event = observation(ctx["tenant"], "cl-1", entity_id=entity)
-        await ctx["producer"].send_and_wait(
-            topic, event.model_dump_json().encode(), key=event.partition_key()
-        )
-        return event.event_id
-
-    async def stored_ids() -> set[str]:
-        docs = await MetricsRepository(runtime.db).find({"tenant_id": ctx["tenant"]})
-        return {d["_id"] for d in docs}
+    send, stored_ids = _sender(ctx, topic), _stored(ctx)
 
     first = await send("before")
     await eventually(lambda: _contains(stored_ids, {first}), timeout=30)
@@ -183,6 +161,31 @@ async def test_a_20s_database_outage_outlasting_the_retries_dead_letters_nothing
     retries = REGISTRY.get_sample_value("socialops_messages_total", retried) or 0
     assert retries >= retries_before + 2, "the outage outlasted the retry budget: still retried"
     assert failing and failing >= 2, "the failures in a row were visible during the outage"
+
+
+def _sender(ctx: dict[str, Any], topic: str) -> Any:
+    """Publishes one observation of an entity to the service's topic; returns its event id."""
+
+    async def send(entity: str) -> str:
+        event = observation(ctx["tenant"], "cl-1", entity_id=entity)
+        await ctx["producer"].send_and_wait(
+            topic, event.model_dump_json().encode(), key=event.partition_key()
+        )
+        return event.event_id
+
+    return send
+
+
+def _stored(ctx: dict[str, Any]) -> Any:
+    """The ids the service stored for the test's tenant."""
+
+    async def stored_ids() -> set[str]:
+        docs = await MetricsRepository(ctx["app"].state.runtime.db).find(
+            {"tenant_id": ctx["tenant"]}
+        )
+        return {d["_id"] for d in docs}
+
+    return stored_ids
 
 
 async def _contains(fn, wanted: set[str]) -> bool:  # type: ignore[no-untyped-def]
