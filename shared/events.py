@@ -116,6 +116,71 @@ class PostCancelled(Event):
         return f"{self.tenant_id}:{self.client_id}".encode()
 
 
+class PostPublicationEvent(Event):
+    """Base of the publishing lifecycle events (all on calendar.posts.lifecycle.v1, keyed by
+    tenant and client so one client's events stay in order)."""
+
+    client_id: Id
+    post_id: Id
+    slot_id: Id | None = None
+    platform: Platform
+    scheduled_at: Instant = Field(description="The post's due instant (UTC).")
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class PostDue(PostPublicationEvent):
+    """A post reached its due instant and was handed to a publisher."""
+
+    EVENT_TYPE: ClassVar[str] = "PostDue"
+
+
+class PostPublished(PostPublicationEvent):
+    """A post went out; `platform_post_id` is the platform's own id, so analytics keyed by it
+    join the calendar post."""
+
+    EVENT_TYPE: ClassVar[str] = "PostPublished"
+
+    platform_post_id: Id
+    url: str | None = Field(default=None, max_length=2000)
+    published_at: Instant
+    attempts: int = Field(ge=1)
+    strategy_id: Id | None = None
+    content_type: Name = "post"
+    pillar: Name | None = None
+    stage: Name | None = Field(default=None, description="Customer-journey stage.")
+    series: Name | None = None
+    paid: bool = False
+    budget_id: Id | None = None
+
+
+class PostFailed(PostPublicationEvent):
+    """A publication attempt failed. `permanent`: no retry will follow (the post is `failed`);
+    otherwise `retry_at` says when the next attempt is due."""
+
+    EVENT_TYPE: ClassVar[str] = "PostFailed"
+
+    reason: str = Field(max_length=2000)
+    attempts: int = Field(ge=1)
+    permanent: bool
+    retry_at: Instant | None = None
+
+
+class PostPaused(PostPublicationEvent):
+    """A post was held back (by hand, or a budget ran out for a paid post)."""
+
+    EVENT_TYPE: ClassVar[str] = "PostPaused"
+
+    reason: str = Field(default="", max_length=500)
+
+
+class PostResumed(PostPublicationEvent):
+    """A paused post is scheduled again."""
+
+    EVENT_TYPE: ClassVar[str] = "PostResumed"
+
+
 # --------------------------------------------------------------------------- metrics
 
 
