@@ -37,6 +37,20 @@ class Platform(StrEnum):
 # --------------------------------------------------------------------------- calendar
 
 
+class ClientRegistered(Event):
+    """An agency added a client brand. Other services learn which clients exist from this
+    event (`shared.known_clients`), never from the calendar's database."""
+
+    EVENT_TYPE: ClassVar[str] = "ClientRegistered"
+
+    client_id: Id
+    name: str = Field(max_length=200)
+    timezone: Name = "UTC"
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
 class PostScheduled(Event):
     """A post was put on a client's calendar."""
 

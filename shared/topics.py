@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+# calendar -> budget, audit, anyone: a client brand exists (services learn clients from it)
+CLIENTS = "calendar.clients.v1"
 # calendar -> metrics: a post exists and when it goes out
 POSTS_SCHEDULED = "calendar.posts.scheduled.v1"
 # calendar -> anyone: a post's later lifecycle (rescheduled, cancelled; publishing adds more)
@@ -24,6 +26,7 @@ GOAL_EVENTS = "metrics.goals.v1"
 BUDGET_THRESHOLDS = "budget.thresholds.v1"
 
 ALL = (
+    CLIENTS,
     POSTS_SCHEDULED,
     POST_LIFECYCLE,
     STRATEGIES,

@@ -14,7 +14,7 @@ from services.calendar.repository import CalendarRepository
 from services.calendar.service import SchedulingError, resolve_slot
 from shared import mongo, pages, topics
 from shared.envelope import utcnow
-from shared.events import PostScheduled
+from shared.events import ClientRegistered, PostScheduled
 from shared.runtime import CurrentAgency, Runtime, get_runtime
 
 router = APIRouter(tags=["calendar"])
@@ -37,15 +37,28 @@ async def _client_or_404(repo: CalendarRepository, tenant_id: str, client_id: st
 
 
 @router.post("/clients", status_code=status.HTTP_201_CREATED)
-async def create_client(body: ClientIn, agency: CurrentAgency, repo: Repo) -> Client:
-    """Add a client brand to your agency."""
+async def create_client(
+    body: ClientIn, agency: CurrentAgency, repo: Repo, runtime: RuntimeDep
+) -> Client:
+    """Add a client brand to your agency; publishes `ClientRegistered` (other services learn
+    the client from it a moment later)."""
     client = Client(
         **body.model_dump(),
         client_id=f"cl-{uuid.uuid4().hex[:12]}",
         tenant_id=agency.tenant_id,
         created_at=utcnow(),
     )
-    await repo.add_client(client)
+    event = ClientRegistered.new(
+        producer="calendar",
+        tenant_id=agency.tenant_id,
+        client_id=client.client_id,
+        name=client.name,
+        timezone=client.timezone,
+    )
+    async with mongo.transaction(runtime.mongo) as session:
+        await repo.add_client(client, session=session)
+        await runtime.outbox.stage(session, runtime.topics(topics.CLIENTS), event)
+    runtime.outbox.kick()
     return client
 
 

@@ -28,8 +28,12 @@ class CalendarRepository:
         self.clients = db["clients"]
         self.posts = db["posts"]
 
-    async def add_client(self, client: Client) -> None:
-        await self.clients.insert_one({"_id": client.client_id, **client.model_dump()})
+    async def add_client(
+        self, client: Client, *, session: AsyncClientSession | None = None
+    ) -> None:
+        await self.clients.insert_one(
+            {"_id": client.client_id, **client.model_dump()}, session=session
+        )
 
     async def get_client(self, tenant_id: str, client_id: str) -> Client | None:
         doc = await self.clients.find_one({"_id": client_id, "tenant_id": tenant_id})
