@@ -368,3 +368,61 @@ class GoalMissed(GoalEvent):
     """The deadline passed without reaching the target."""
 
     EVENT_TYPE: ClassVar[str] = "GoalMissed"
+
+
+# --------------------------------------------------------------------------- outgoing webhooks
+
+
+class WebhookSubscriptionDisabled(Event):
+    """An agency's webhook subscription stopped receiving deliveries: its URL failed
+    `consecutive_failures` attempts in a row (on calendar.webhooks.v1)."""
+
+    EVENT_TYPE: ClassVar[str] = "WebhookSubscriptionDisabled"
+
+    subscription_id: Id
+    url: str = Field(max_length=2000)
+    consecutive_failures: int = Field(ge=1)
+    last_error: str = Field(default="", max_length=2000)
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.subscription_id}".encode()
+
+
+# --------------------------------------------------------------------------- plan adherence
+
+
+class AdherenceDropped(Event):
+    """A client's plan adherence (published / planned posts over its last complete weeks) fell
+    below its threshold; published once per drop (on calendar.adherence.v1)."""
+
+    EVENT_TYPE: ClassVar[str] = "AdherenceDropped"
+
+    client_id: Id
+    adherence: ExactDecimal = Field(description="0..1: kept planned slots / planned slots.")
+    threshold: ExactDecimal = Field(description="0..1: the client's threshold.")
+    consistency: ExactDecimal | None = Field(
+        default=None, description="0..1: share of weeks meeting the planned frequency."
+    )
+    weeks: tuple[str, ...] = Field(
+        default=(), max_length=53, description="The ISO weeks evaluated (client's zone)."
+    )
+    planned: int = Field(ge=0)
+    published: int = Field(ge=0)
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+# Every event type on calendar.posts.lifecycle.v1 (consumers of that topic read several).
+POST_LIFECYCLE_EVENTS: dict[str, type[Event]] = {
+    cls.EVENT_TYPE: cls
+    for cls in (
+        PostRescheduled,
+        PostCancelled,
+        PostDue,
+        PostPublished,
+        PostFailed,
+        PostPaused,
+        PostResumed,
+    )
+}

@@ -24,6 +24,10 @@ METRICS_INGESTED = "metrics.ingested.v1"
 GOAL_EVENTS = "metrics.goals.v1"
 # budget -> calendar: a spend threshold was crossed
 BUDGET_THRESHOLDS = "budget.thresholds.v1"
+# calendar -> anyone: an agency's outgoing webhook subscription was disabled (failing deliveries)
+WEBHOOKS = "calendar.webhooks.v1"
+# calendar -> anyone: a client's plan adherence fell below its threshold
+ADHERENCE = "calendar.adherence.v1"
 
 ALL = (
     CLIENTS,
@@ -34,6 +38,8 @@ ALL = (
     METRICS_INGESTED,
     GOAL_EVENTS,
     BUDGET_THRESHOLDS,
+    WEBHOOKS,
+    ADHERENCE,
 )
 DLQ_SUFFIX = ".dlq"
 
