@@ -1,4 +1,6 @@
-"""Metrics subscribers: PostScheduled (know the post) and analytics observations (batches)."""
+"""Metrics subscribers: the calendar's post events (know the post: PostScheduled on
+calendar.posts.scheduled.v1; PostPublished, PostRescheduled, PostCancelled on
+calendar.posts.lifecycle.v1) and analytics observations (batches)."""
 
 from __future__ import annotations
 
@@ -16,7 +18,14 @@ from shared import topics
 from shared.batch import decode_batch
 from shared.broker import at_least_once, batch_at_least_once
 from shared.delivery import PermanentError
-from shared.events import AnalyticsObserved, PostScheduled
+from shared.events import (
+    POST_LIFECYCLE_EVENTS,
+    AnalyticsObserved,
+    PostCancelled,
+    PostPublished,
+    PostRescheduled,
+    PostScheduled,
+)
 from shared.runtime import Runtime
 
 GROUP = "metrics"
@@ -31,8 +40,25 @@ def build_router(
     async def on_post_scheduled(event: PostScheduled) -> None:
         """Remember the post so observations and spend can be joined to it."""
         await runtime.require_tenant(event.tenant_id)
-        await repo.upsert_post(event)
+        await ingestion.facts.scheduled(event)
         ingestion.remember_post(event)
+
+    @router.subscriber(topics.POST_LIFECYCLE, **at_least_once(runtime.group(GROUP)))
+    async def on_post_lifecycle(body: dict[str, Any]) -> None:
+        """Follow a post's time and status; learn the platform's id of a published post so
+        observations keyed by that id join it. Other lifecycle events say nothing metrics
+        keeps (due, failed, paused, resumed)."""
+        kind = POST_LIFECYCLE_EVENTS.get(str(body.get("event_type")))
+        if kind is None:
+            raise PermanentError(f"unknown event_type {str(body.get('event_type'))[:100]!r}")
+        event = kind.model_validate(body)
+        await runtime.require_tenant(event.tenant_id)
+        if isinstance(event, PostPublished):
+            ingestion.remember_published(event, await ingestion.facts.published(event))
+        elif isinstance(event, PostRescheduled):
+            await ingestion.facts.rescheduled(event)
+        elif isinstance(event, PostCancelled):
+            await ingestion.facts.cancelled(event)
 
     @router.subscriber(
         topics.ANALYTICS_OBSERVATIONS,

@@ -94,10 +94,11 @@ def to_document(
         "stored_at": stored_at or utcnow(),
     }
     optional = {
-        "post_id": e.post_id,
+        "post_id": e.post_id or post.get("post_id"),  # joined by the platform's post id
         "window_start": e.window_start,
         "content_type": e.content_type or post.get("content_type"),
         "pillar": post.get("pillar"),
+        "stage": post.get("stage"),
         "budget_id": post.get("budget_id"),
         "leads": e.leads,
         "visits": e.visits,

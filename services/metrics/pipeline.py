@@ -40,6 +40,7 @@ from services.metrics.metrics import (
     PUBLISH_LATENCY,
     STORE_REFUSED,
 )
+from services.metrics.post_facts import POST_LEVELS, PostFacts, platform_key, post_key
 from services.metrics.repository import (
     LOCAL,
     BucketKey,
@@ -47,17 +48,16 @@ from services.metrics.repository import (
     Origin,
     bucket_documents,
     bucket_key,
-    post_key,
 )
 from shared import mongo, topics
 from shared.delivery import describe, is_transient
 from shared.envelope import utcnow
-from shared.events import AnalyticsObserved, MetricsIngested, PostScheduled
+from shared.events import AnalyticsObserved, MetricsIngested, PostPublished, PostScheduled
 from shared.runtime import Runtime
 
 log = logging.getLogger("socialops.metrics.ingestion")
 Batch = Sequence[tuple[ConsumerRecord[Any, Any] | None, AnalyticsObserved]]
-POST_FIELDS = ("budget_id", "pillar", "content_type")
+POST_FIELDS = ("budget_id", "pillar", "content_type")  # what a PostScheduled tells
 DECODE_SECONDS, PREPARE_SECONDS, WRITE_SECONDS = (
     INGEST_STAGE_SECONDS.labels(stage) for stage in ("decode", "prepare", "write")
 )
@@ -109,6 +109,7 @@ class Ingestion:
     ) -> None:
         self.runtime = runtime
         self.repo = repo
+        self.facts = PostFacts(repo.posts.database)
         self.tracker = tracker
         self.series: Lru[SeriesState] = Lru(series_cache_size)
         # ids stored per (tenant, shard, day): a replay shares its original's client and day
@@ -124,15 +125,24 @@ class Ingestion:
 
     def remember_post(self, event: PostScheduled) -> None:
         key = post_key(event.tenant_id, event.post_id)
-        self.posts.put_many({key: {f: getattr(event, f) for f in POST_FIELDS}})
+        facts: dict[str, Any] = {f: getattr(event, f) for f in POST_FIELDS}
+        self.posts.put_many({key: {"post_id": event.post_id, **facts}})
+
+    def remember_published(self, event: PostPublished, facts: dict[str, Any]) -> None:
+        """A published post is known by our id and by the platform's from now on."""
+        keys = (
+            post_key(event.tenant_id, event.post_id),
+            platform_key(event.tenant_id, event.platform.value, event.platform_post_id),
+        )
+        self.posts.put_many(dict.fromkeys(keys, facts))
 
     async def _posts(self, keys: set[str]) -> dict[str, dict[str, Any]]:
-        """Calendar facts of posts by `post_key` (tenant and post id: one agency naming
-        another's post id finds nothing)."""
+        """Calendar facts of posts by `post_key` or `platform_key` (tenant and id: one agency
+        naming another's post id finds nothing)."""
         found, missing = self.posts.get_many(keys)
         _, missing = self.unknown_posts.get_many(missing)
         if missing:
-            loaded = await self.repo.posts_by_key(set(missing))
+            loaded = await self.facts.by_key(missing)
             self.posts.put_many(loaded)
             self.unknown_posts.put_many({k: True for k in missing if k not in loaded})
             found |= loaded
@@ -259,7 +269,7 @@ class Ingestion:
         fresh = [e for ident, e in unique.items() if e.event_id not in stored[keys[ident]]]
         if not fresh:
             return Prepared(batch, fresh, [], [])
-        posts = await self._posts({post_key(e.tenant_id, e.post_id) for e in fresh if e.post_id})
+        posts = await self._posts({k for e in fresh if (k := _post_of(e))})
         budgets_by_post = {
             (e.tenant_id, e.post_id): budget
             for e in fresh
@@ -275,9 +285,7 @@ class Ingestion:
                 to_document(
                     c.event,
                     contribution=c,
-                    post=posts.get(post_key(c.event.tenant_id, c.event.post_id))
-                    if c.event.post_id
-                    else None,
+                    post=posts.get(key) if (key := _post_of(c.event)) else None,
                     stored_at=now,
                 )
             )
@@ -345,6 +353,16 @@ class Ingestion:
             OBSERVATIONS_INGESTED.labels(tenant_id, platform.value).inc(n)
         for e in fresh:
             INGEST_LAG.observe(max(0.0, (now - e.observed_at).total_seconds()))
+
+
+def _post_of(event: AnalyticsObserved) -> str | None:
+    """The post an observation measures: by our post id when the pipeline knows it, else by
+    the platform's post id (`entity_id` of a post, story or video) from `PostPublished`."""
+    if event.post_id:
+        return post_key(event.tenant_id, event.post_id)
+    if event.entity_level in POST_LEVELS:
+        return platform_key(event.tenant_id, event.platform.value, event.entity_id)
+    return None
 
 
 def _bucket(event: AnalyticsObserved) -> BucketKey:
