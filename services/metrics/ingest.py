@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+from services.metrics.kpis import ENGAGEMENT_PARTS, PLATFORM_ENGAGEMENT
+from services.metrics.registry import canonical
 from shared.envelope import utcnow
 from shared.events import (
     AnalyticsObserved,
@@ -206,8 +208,18 @@ def series_key(e: AnalyticsObserved) -> str:
     return "|".join(parts)
 
 
+def _covered(e: AnalyticsObserved) -> tuple[str, ...]:
+    """The engagement parts a platform's engagement total counts (legacy Instagram
+    `engagement`: likes + comments; `total_interactions`: all four); all four when unsaid."""
+    [total] = [m for m in e.metrics if m.name == PLATFORM_ENGAGEMENT]
+    spec = canonical(e.platform, total.native_name) if total.native_name else None
+    return spec.components if spec and spec.components else ENGAGEMENT_PARTS
+
+
 def _values(e: AnalyticsObserved) -> dict[str, Decimal]:
     values = {m.name: m.value for m in e.metrics}
+    if PLATFORM_ENGAGEMENT in values and any(p in values for p in _covered(e)):
+        del values[PLATFORM_ENGAGEMENT]  # its components win: never count one interaction twice
     for name in ("leads", "visits", "conversions"):
         if (v := getattr(e, name)) is not None:
             values[name] = Decimal(v)

@@ -100,23 +100,29 @@ def ratio(numerator: Count | None, denominator: Count | None) -> Decimal | None:
 
 
 def engagements(totals: Mapping[str, Decimal]) -> Decimal | None:
-    """likes + comments + shares + saves over the parts the platform reports; when it reports
-    none of them but its own engagement total (legacy Instagram `engagement`), that total;
-    None if neither."""
+    """likes + comments + shares + saves, plus the platform's own engagement total (legacy
+    Instagram `engagement`) where one was reported; None if neither.
+
+    A platform total is stored only for an observation that lacks its components (adapters
+    skip it otherwise, and `ingest` drops it for every other way in), so the two never count
+    the same interaction twice: a legacy post's 143 and a current post's likes add up."""
     parts = [Decimal(totals[name]) for name in ENGAGEMENT_PARTS if totals.get(name) is not None]
-    if parts:
-        return sum(parts, Decimal(0))
     reported = totals.get(PLATFORM_ENGAGEMENT)
-    return Decimal(reported) if reported is not None else None
+    if reported is not None:
+        parts.append(Decimal(reported))
+    return sum(parts, Decimal(0)) if parts else None
 
 
 def engagements_basis(totals: Mapping[str, Decimal]) -> str | None:
-    """How `engagements` was formed, when not from its parts."""
-    if any(totals.get(name) is not None for name in ENGAGEMENT_PARTS):
+    """How `engagements` was formed, when not only from its parts."""
+    if totals.get(PLATFORM_ENGAGEMENT) is None:
         return None
-    if totals.get(PLATFORM_ENGAGEMENT) is not None:
-        return "engagements: the platform's reported engagement total (components not reported)"
-    return None
+    if any(totals.get(name) is not None for name in ENGAGEMENT_PARTS):
+        return (
+            "engagements: likes + comments + shares + saves, plus the platform's reported "
+            "engagement total for items whose components were not reported"
+        )
+    return "engagements: the platform's reported engagement total (components not reported)"
 
 
 def engagement_rate(

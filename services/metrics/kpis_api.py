@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import APIRouter, HTTPException, Query, status
 
 from services.metrics.aggregation import UNIQUE, Part, combine
 from services.metrics.api import Repo
 from services.metrics.registry import METRICS
-from services.metrics.rollups import FIELD, STOCK, GroupBy, KpiReport, group_kpis
+from services.metrics.rollups import STOCK, GroupBy, KpiReport, group_key, group_kpis
 from shared.envelope import utcnow
 from shared.events import Platform
 from shared.runtime import CurrentAgency
@@ -54,6 +55,15 @@ async def kpis(
     ] = None,
     end: Annotated[datetime | None, Query(alias="to", description="Exclusive, zone-aware")] = None,
     group_by: GroupBy = GroupBy.NONE,
+    tz: Annotated[
+        str | None,
+        Query(
+            description="IANA zone whose days, ISO weeks and months `group_by=day|week|month` "
+            "use (default UTC), e.g. the platform's reporting zone or the client's",
+            examples=["Europe/Berlin"],
+            max_length=64,
+        ),
+    ] = None,
     owned: bool = True,
 ) -> KpiReport:
     """Totals and KPIs (DOMAIN.md formulas; an undefined ratio is null) per group.
@@ -62,7 +72,9 @@ async def kpis(
     [from, to) (rolling week/28-day windows never); followers are the level at `to`, and
     follower_growth compares it with the level at `from`. Reach is never summed over days,
     windows or accounts: `bases` says how each figure was formed (e.g. "sum of per-post
-    lifetime reach", an upper bound). Days, weeks and months are UTC."""
+    lifetime reach", an upper bound). Days, weeks and months are UTC unless `tz` names a
+    zone (a Berlin daily insight for 29 March then groups under 2025-03-29, not the UTC day
+    its window starts on)."""
     end = _bounded(end, "to") or utcnow()
     start = _bounded(start, "from") or end - DEFAULT_RANGE
     if start >= end:
@@ -74,7 +86,12 @@ async def kpis(
         base["client_id"] = client_id
     if platform:
         base["platform"] = platform.value
-    field = FIELD[group_by]
+    if tz is not None:
+        try:
+            ZoneInfo(tz)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise _refuse("tz", f"'{tz}' is not an IANA time zone (e.g. Europe/Berlin)") from None
+    field = group_key(group_by, tz)
     rows = await repo.rollup(base | {"at": {"$gte": start, "$lt": end}}, field, SUMMED,
                              peaks=UNIQUE)  # fmt: skip
     levels_start = await repo.levels(base | {"at": {"$lt": start}}, field, list(STOCK))

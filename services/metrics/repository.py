@@ -246,7 +246,7 @@ class MetricsRepository:
     async def rollup(
         self,
         match: dict[str, Any],
-        group_field: str | None,
+        group_field: str | dict[str, Any] | None,
         metrics: list[str],
         *,
         then: dict[str, Any] | None = None,
@@ -254,10 +254,12 @@ class MetricsRepository:
     ) -> list[dict[str, Any]]:
         """Sums of contributions per group, spend currency, window kind and entity level, in
         one aggregation (see `aggregation` for how they combine), with the largest value of
-        each metric in `peaks`. `then` is a second filter applied after `match`."""
+        each metric in `peaks`. `then` is a second filter applied after `match`. The group key is
+        a stored field's name or an expression (e.g. a day in a time zone)."""
+        key = group_field if isinstance(group_field, dict) else group_field and f"${group_field}"
         group: dict[str, Any] = {
             "_id": {
-                "key": f"${group_field}" if group_field else None,
+                "key": key or None,
                 "cur": "$spend_currency",
                 "window": "$window",  # kept apart: windows and levels aggregate by kind
                 "level": "$entity_level",
@@ -276,7 +278,7 @@ class MetricsRepository:
         return await cursor.to_list(None)
 
     async def levels(
-        self, match: dict[str, Any], group_field: str | None, metrics: list[str]
+        self, match: dict[str, Any], group_field: str | dict[str, Any] | None, metrics: list[str]
     ) -> dict[str | None, dict[str, Decimal]]:
         """Levels of stock metrics (e.g. followers) per group: every contribution up to a time."""
         if not metrics:

@@ -45,6 +45,24 @@ FIELD: dict[GroupBy, str | None] = {
     GroupBy.WEEK: "week",
     GroupBy.MONTH: "month",
 }
+# group_by day/week/month read in another zone than UTC: keys formed from each value's `at`
+# in the query (the stored day/week/month keys are UTC), the same text forms as the stored ones.
+LOCAL_FORMAT: dict[GroupBy, str] = {
+    GroupBy.DAY: "%Y-%m-%d",
+    GroupBy.WEEK: "%G-W%V",
+    GroupBy.MONTH: "%Y-%m",
+}
+
+
+def group_key(group_by: GroupBy, zone: str | None) -> str | dict[str, Any] | None:
+    """The stored field to group on, or for a calendar group in a zone other than UTC, the
+    expression forming that key from `at` in the zone."""
+    if zone and zone != "UTC" and group_by in LOCAL_FORMAT:
+        return {"$dateToString": {"format": LOCAL_FORMAT[group_by], "date": "$at",
+                                  "timezone": zone}}  # fmt: skip
+    return FIELD[group_by]
+
+
 STOCK = tuple(name for name, m in METRICS.items() if m.kind is MetricKind.STOCK)
 
 

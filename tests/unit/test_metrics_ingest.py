@@ -316,3 +316,22 @@ def test_a_lifetime_series_read_twice_with_dates_is_one_series() -> None:
     assert ingest.series_key(first) == ingest.series_key(later)
     added, _ = ingest.contributions([first, later], {})
     assert sum(c.metrics["likes"] for c in added) == Decimal(150)
+
+
+def test_a_platform_engagement_total_next_to_its_parts_adds_nothing() -> None:
+    """Any way in (POST /observations, CSV) may send `engagement` with likes in one
+    observation: the components win, the total contributes nothing (no double counting)."""
+    both = obs(metrics={"engagement": "143", "likes": "120", "comments": "23"}, cumulative=False)
+    [c], _ = ingest.contributions([both], {})
+    assert c.metrics == {"likes": Decimal(120), "comments": Decimal(23)}
+    alone = obs(metrics={"engagement": "143"}, cumulative=False, entity_id="e2")
+    [c], _ = ingest.contributions([alone], {})
+    assert c.metrics == {"engagement": Decimal(143)}
+    # Legacy Instagram `engagement` counts likes + comments only: next to saves it stays.
+    legacy = AnalyticsObserved.model_validate(
+        obs(metrics={"saves": "24"}, cumulative=False, entity_id="e3").model_dump()
+        | {"metrics": [{"name": "saves", "value": "24", "native_name": "saved"},
+                       {"name": "engagement", "value": "143", "native_name": "engagement"}]}
+    )  # fmt: skip
+    [c], _ = ingest.contributions([legacy], {})
+    assert c.metrics == {"saves": Decimal(24), "engagement": Decimal(143)}

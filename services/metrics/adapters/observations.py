@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from services.metrics.adapters.common import (
     PRODUCER,
+    WINDOW_LENGTH,
     AdapterResult,
     Facts,
     Loc,
@@ -68,6 +69,7 @@ def entity_observations(
         entity_id = context.account_id
     skips: list[Skipped] = list(skipped)
     groups: dict[tuple[TimeWindow, datetime | None, bool], list[tuple[MetricSpec, Reading]]] = {}
+    dated_levels: set[tuple[TimeWindow, datetime | None, bool]] = set()
     for reading in readings:
         spec = canonical(platform, reading.native_name)
         if spec is None or spec.name in EVENT_FIELD_METRICS:
@@ -87,12 +89,26 @@ def entity_observations(
         if cumulative is None:
             cumulative = reading.window is TimeWindow.LIFETIME or spec.running_total
         key = (reading.window, reading.window_start, cumulative)
+        if (
+            spec.running_total
+            and reading.window_start is not None
+            and (reading.window in WINDOW_LENGTH)
+        ):
+            # A level the platform dates by period (Facebook `page_follows` per day): one
+            # reading of the entity's single running series, as of the period's end, so the
+            # last day's level wins and the days never add up.
+            as_of = min(reading.window_start + WINDOW_LENGTH[reading.window], context.observed_at)
+            key = (TimeWindow.LIFETIME, as_of, True)
+            dated_levels.add(key)
         groups.setdefault(key, []).append((spec, reading))
     if facts is not None and facts.as_update():
         groups.setdefault((facts.window, facts.window_start, facts.cumulative), [])
 
     observations = []
     for (window, window_start, cumulative), items in groups.items():
+        observed_at, as_of = context.observed_at, None
+        if (window, window_start, cumulative) in dated_levels:
+            as_of = observed_at = window_start  # a dated level (see above)
         values, group_skips = _metric_values(items)
         skips.extend(group_skips)
         update = (
@@ -112,7 +128,7 @@ def entity_observations(
             entity_level=entity_level,
             entity_id=entity_id,
             window=window,
-            window_start=window_start,
+            window_start=window_start,  # for a dated level: its day (one id per day and poll)
             cumulative=cumulative,
             observed_at=context.observed_at,
             metric_names=[*(v.name for v in values), *update],
@@ -137,9 +153,9 @@ def entity_observations(
                     owned=context.owned,
                     content_type=content_type or context.content_type,
                     window=window,
-                    window_start=window_start,
+                    window_start=None if as_of else window_start,
                     cumulative=cumulative,
-                    observed_at=context.observed_at,
+                    observed_at=observed_at,
                     source=ObservationSource(
                         api=api, api_version=context.api_version, kind=context.source_kind
                     ),

@@ -126,8 +126,13 @@ def test_facebook_page_insights_split_levels_from_flows(
         {"views": 9312, "reach": 5388},
     ]
     assert [values(o) for o in levels] == [{"followers": 10231}, {"followers": 10245}]
-    assert {o.window for o in result.observations} == {TimeWindow.DAY}
-    assert levels[1].window_start == datetime(2025, 11, 19, 8, tzinfo=UTC)
+    assert {o.window for o in flows} == {TimeWindow.DAY}
+    assert flows[1].window_start == datetime(2025, 11, 19, 8, tzinfo=UTC)
+    # page_follows per day is a level: readings of one running series (lifetime, no window
+    # start) as of each day's end_time, so the later day's level wins and days never add up.
+    assert {(o.window, o.window_start) for o in levels} == {(TimeWindow.LIFETIME, None)}
+    assert [o.observed_at for o in levels] == [
+        datetime(2025, 11, 19, 8, tzinfo=UTC), datetime(2025, 11, 20, 8, tzinfo=UTC)]  # fmt: skip
 
 
 def test_facebook_legacy_names_continue_renamed_series_only(
@@ -147,7 +152,7 @@ def test_facebook_legacy_names_continue_renamed_series_only(
     # page_fans was "lifetime" with a daily end_time: the running total at the end of each day.
     assert [values(o)["followers"] for o in followers] == [9874, 9880]
     assert {natives(o)["followers"] for o in followers} == {"page_fans"}
-    assert followers[0].window_start == datetime(2024, 3, 3, 8, tzinfo=UTC)
+    assert followers[0].observed_at == datetime(2024, 3, 4, 8, tzinfo=UTC)  # the day's end
 
 
 def test_facebook_old_and_new_name_in_one_payload_count_once(context: ObservationContext) -> None:

@@ -173,7 +173,7 @@ def test_unknown_kpi_name_is_refused() -> None:
         compute_kpis({}).value("engagement")
 
 
-def test_the_platforms_engagement_total_is_used_only_without_its_parts() -> None:
+def test_the_platforms_engagement_total_counts_where_its_parts_are_absent() -> None:
     """Issue 7 item 5: legacy Instagram reports `engagement` (42) but no likes or comments;
     engagement rate by reach = 42 / 600 = 0.07, and it says the total was the platform's."""
     kpis = compute_kpis({"engagement": Decimal(42), "reach": Decimal(600)},
@@ -183,6 +183,11 @@ def test_the_platforms_engagement_total_is_used_only_without_its_parts() -> None
     basis = kpis.engagement_rate_reach.basis or ""
     assert "platform's reported engagement total" in basis
     assert "reach: sum of per-post lifetime reach" in basis
-    with_parts = compute_kpis({"engagement": Decimal(42), "likes": Decimal(10)})
-    assert with_parts.engagements == Decimal(10)  # the parts win; no double counting
-    assert with_parts.engagement_rate_reach.basis is None
+    # A group holding a legacy post (engagement 42, no parts: the adapter stored the total only
+    # there) and a current post (likes 10): 42 + 10 = 52, and the basis says it was mixed.
+    mixed = compute_kpis({"engagement": Decimal(42), "likes": Decimal(10)})
+    assert mixed.engagements == Decimal(52)
+    assert "plus the platform's reported engagement total" in (
+        mixed.engagement_rate_reach.basis or ""
+    )
+    assert compute_kpis({"likes": Decimal(10)}).engagement_rate_reach.basis is None
