@@ -5,7 +5,7 @@ the poll context's business facts attached.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,8 @@ from shared.events import (
     Platform,
     TimeWindow,
 )
+
+LAST_INSTANT = timedelta(milliseconds=1)
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Sequence
@@ -97,7 +99,10 @@ def entity_observations(
             # A level the platform dates by period (Facebook `page_follows` per day): one
             # reading of the entity's single running series, as of the period's end, so the
             # last day's level wins and the days never add up.
-            as_of = min(reading.window_start + WINDOW_LENGTH[reading.window], context.observed_at)
+            # The last millisecond of the period (stored instants have millisecond precision):
+            # the level belongs to its own day and counts in a query ending at the period end.
+            end = reading.window_start + WINDOW_LENGTH[reading.window] - LAST_INSTANT
+            as_of = min(end, context.observed_at)
             key = (TimeWindow.LIFETIME, as_of, True)
             dated_levels.add(key)
         groups.setdefault(key, []).append((spec, reading))

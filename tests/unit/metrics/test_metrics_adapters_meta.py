@@ -131,8 +131,9 @@ def test_facebook_page_insights_split_levels_from_flows(
     # page_follows per day is a level: readings of one running series (lifetime, no window
     # start) as of each day's end_time, so the later day's level wins and days never add up.
     assert {(o.window, o.window_start) for o in levels} == {(TimeWindow.LIFETIME, None)}
-    assert [o.observed_at for o in levels] == [
-        datetime(2025, 11, 19, 8, tzinfo=UTC), datetime(2025, 11, 20, 8, tzinfo=UTC)]  # fmt: skip
+    ms = timedelta(milliseconds=1)  # the last instant of each day: it belongs to that day
+    ends = [datetime(2025, 11, 19, 8, tzinfo=UTC), datetime(2025, 11, 20, 8, tzinfo=UTC)]
+    assert [o.observed_at for o in levels] == [end - ms for end in ends]
 
 
 def test_facebook_legacy_names_continue_renamed_series_only(
@@ -152,7 +153,9 @@ def test_facebook_legacy_names_continue_renamed_series_only(
     # page_fans was "lifetime" with a daily end_time: the running total at the end of each day.
     assert [values(o)["followers"] for o in followers] == [9874, 9880]
     assert {natives(o)["followers"] for o in followers} == {"page_fans"}
-    assert followers[0].observed_at == datetime(2024, 3, 4, 8, tzinfo=UTC)  # the day's end
+    assert followers[0].observed_at == datetime(2024, 3, 4, 8, tzinfo=UTC) - timedelta(
+        milliseconds=1
+    )  # the day's end
 
 
 def test_facebook_old_and_new_name_in_one_payload_count_once(context: ObservationContext) -> None:
