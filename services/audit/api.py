@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
 
+from services.audit.deps import Known
 from services.audit.repository import AuditRepository
 from services.audit.service import ClientSummary, summarize
 from shared.runtime import CurrentAgency
@@ -22,6 +23,9 @@ Repo = Annotated[AuditRepository, Depends(get_repo)]
 
 
 @router.get("/clients/{client_id}/summary")
-async def client_summary(client_id: str, agency: CurrentAgency, repo: Repo) -> ClientSummary:
-    """Per-platform totals and engagement for a client (empty for unknown clients)."""
+async def client_summary(
+    client_id: str, agency: CurrentAgency, repo: Repo, known: Known
+) -> ClientSummary:
+    """Per-platform totals and engagement for one of the agency's clients (404 for others)."""
+    await known.require(agency.tenant_id, client_id)
     return summarize(client_id, await repo.for_client(agency.tenant_id, client_id))

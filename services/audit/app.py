@@ -5,21 +5,38 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.audit import api, handlers
+from services.audit.accounts import api as accounts_api
+from services.audit.accounts.repository import INDEXES as ACCOUNT_INDEXES
+from services.audit.accounts.repository import AccountRepository
+from services.audit.analysis import api as analysis_api
+from services.audit.readmodel import handlers as readmodel_handlers
+from services.audit.readmodel.repository import INDEXES as READ_INDEXES
+from services.audit.readmodel.repository import ReadModel
 from services.audit.repository import INDEXES, AuditRepository
 from services.audit.settings import AuditSettings
+from shared import known_clients
+from shared.known_clients import KnownClients
 from shared.runtime import Runtime, create_http_app
 
 
 def create_app(settings: AuditSettings | None = None) -> FastAPI:
     runtime = Runtime.build(settings or AuditSettings())
     repo = AuditRepository(runtime.db)
+    known = KnownClients(runtime.db)
+    reads = ReadModel(runtime.db)
+    kafka_router = handlers.build_router(runtime, repo)
+    kafka_router.include_router(known_clients.router(runtime, known, group="audit"))
+    kafka_router.include_router(readmodel_handlers.build_router(runtime, reads))
     app = create_http_app(
         runtime,
         title="SocialOps audit",
         description="Own and competitor account audits.",
-        routers=[api.router],
-        kafka_router=handlers.build_router(runtime, repo),
-        indexes=INDEXES,
+        routers=[api.router, accounts_api.router, analysis_api.router],
+        kafka_router=kafka_router,
+        indexes={**INDEXES, **known_clients.INDEXES, **ACCOUNT_INDEXES, **READ_INDEXES},
     )
     app.state.repo = repo
+    app.state.known = known
+    app.state.accounts = AccountRepository(runtime.db)
+    app.state.read_model = reads
     return app

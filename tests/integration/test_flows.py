@@ -69,8 +69,8 @@ async def test_schedule_ingest_budget_pause_and_audit(platform: Platform) -> Non
 
     async def audited() -> dict | None:
         r = await platform.http["audit"].get(f"/clients/{client_id}/summary", headers=headers)
-        body = r.json()
-        return body if body["observations"] == 2 else None
+        body = r.json()  # 404 until the audit learned the client from ClientRegistered
+        return body if r.status_code == 200 and body["observations"] == 2 else None
 
     summary = await audited() or await eventually(audited)
     instagram = summary["platforms"][0]

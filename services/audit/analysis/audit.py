@@ -1,0 +1,207 @@
+"""An audit of a client's accounts against its competitors over a period: figures per account,
+standings per platform, the trend against the previous period, top posts and findings. Reads
+only the read model's aggregates (never raw observations)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from services.audit.accounts.models import AUDIENCE_PLATFORMS, Account
+from services.audit.analysis.compare import PlatformComparison, compare
+from services.audit.analysis.figures import (
+    ENGAGEMENT_RATE_DENOMINATOR,
+    AccountFigures,
+    account_figures,
+    ratio,
+)
+from services.audit.analysis.period import Period
+from services.audit.findings.rules import Finding, neglected, rank, standing_findings, winning_type
+from services.audit.readmodel.repository import ReadModel
+from shared.money import ExactDecimal
+
+TOP_POSTS = 5
+TREND_METRICS = ("followers_end", "posts_per_week", "engagements", "engagement_rate")
+DEFINITIONS = {
+    "engagements": "likes + comments + shares + saves",
+    "engagement_rate": ENGAGEMENT_RATE_DENOMINATOR,
+    "rank": "competition ranking (1224) within the group on the platform, 1 = highest",
+    "percentile": "weak percentile rank: percent of the group's values at or below the "
+    "account's (scipy.stats.percentileofscore kind='weak')",
+    "share_of_voice": "the client's own accounts' share of the group's posts and engagements "
+    "on the platform",
+    "follower_growth": "(followers_end - followers_start) / followers_start, first and last "
+    "reading in the period",
+    "posts_per_week": "posts in the period * 7 / days in the period",
+    "post_day": "a post counts on the UTC day it was first observed",
+}
+
+
+class Change(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    metric: str
+    current: ExactDecimal | None
+    previous: ExactDecimal | None
+    change: ExactDecimal | None
+    relative_change: ExactDecimal | None
+
+
+class Trend(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    account_id: str
+    changes: list[Change]
+
+
+class TopPost(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    platform: str
+    account_id: str
+    owned: bool
+    entity_id: str
+    content_type: str
+    day: str
+    engagements: ExactDecimal
+    metrics: dict[str, ExactDecimal]
+
+
+class Audit(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    client_id: str
+    client_name: str
+    group: str | None
+    period: Period
+    previous_period: Period
+    definitions: dict[str, str]
+    platforms: list[PlatformComparison]
+    trend: list[Trend]
+    top_posts: list[TopPost]
+    findings: list[Finding]
+
+
+async def figures_for(
+    reads: ReadModel, tenant_id: str, client_id: str, accounts: list[Account], period: Period
+) -> list[AccountFigures]:
+    """Each account's figures over the period, from month buckets and edge-day buckets."""
+    keys = {(a.platform.value, a.account_id) for a in accounts}
+    months, days = period.split()
+    rows = await reads.buckets_for(
+        tenant_id, client_id, grain="month", months=months, accounts=keys
+    )
+    wanted = set(days)
+    edge = await reads.buckets_for(
+        tenant_id, client_id, grain="day", months=sorted({d[:7] for d in days}), accounts=keys
+    )
+    rows += [r for r in edge if r["day"] in wanted]
+    by_account: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        by_account[(r["platform"], r["account_id"])].append(r)
+    return [
+        account_figures(
+            platform=a.platform.value, account_id=a.account_id, name=a.name, owned=a.owned,
+            days=period.days, buckets=by_account.get((a.platform.value, a.account_id), []),
+        )
+        for a in accounts
+    ]  # fmt: skip
+
+
+def trend(current: list[AccountFigures], previous: list[AccountFigures]) -> list[Trend]:
+    """Each own account's figures against the previous period."""
+    before = {(f.platform, f.account_id): f for f in previous}
+    out = []
+    for f in current:
+        if not f.owned:
+            continue
+        p = before[(f.platform, f.account_id)]
+        changes = []
+        for m in TREND_METRICS:
+            now, then = getattr(f, m), getattr(p, m)
+            delta = None if now is None or then is None else Decimal(now) - Decimal(then)
+            changes.append(
+                Change(
+                    metric=m,
+                    current=now,
+                    previous=then,
+                    change=delta,
+                    relative_change=ratio(delta, Decimal(then))
+                    if delta is not None and then
+                    else None,
+                )
+            )
+        out.append(Trend(platform=f.platform, account_id=f.account_id, changes=changes))
+    return out
+
+
+def findings(comparisons: list[PlatformComparison], figures: list[AccountFigures]) -> list[Finding]:
+    """Every finding of the audit, ranked by impact."""
+    found: list[Finding] = []
+    for c in comparisons:
+        found += standing_findings(c)
+        if (w := winning_type(c)) is not None:
+            found.append(w)
+    brands = {f.name or f.account_id for f in figures if not f.owned}
+    for p in AUDIENCE_PLATFORMS:
+        on = [f for f in figures if f.platform == p.value]
+        active = {f.name or f.account_id for f in on if not f.owned and f.posts > 0}
+        own_active = any(f.owned and f.posts > 0 for f in on)
+        if (n := neglected(p.value, brands, active, own_active)) is not None:
+            found.append(n)
+    return rank(found)
+
+
+async def run_audit(
+    *,
+    reads: ReadModel,
+    tenant_id: str,
+    client: dict[str, Any],
+    accounts: list[Account],
+    group: str | None,
+    period: Period,
+) -> Audit:
+    """The audit of the client's accounts in scope (a group's, or all) over the period."""
+    client_id = client["client_id"]
+    current = await figures_for(reads, tenant_id, client_id, accounts, period)
+    previous = await figures_for(reads, tenant_id, client_id, accounts, period.previous())
+    by_platform: dict[str, list[AccountFigures]] = defaultdict(list)
+    for f in current:
+        by_platform[f.platform].append(f)
+    comparisons = [compare(p, by_platform[p]) for p in sorted(by_platform)]
+    keys = {(a.platform.value, a.account_id) for a in accounts}
+    owned = {(a.platform.value, a.account_id) for a in accounts if a.owned}
+    top: list[TopPost] = []
+    window = (period.start.isoformat(), period.end.isoformat())
+    for p in sorted(by_platform):
+        for doc in await reads.top_posts(
+            tenant_id, client_id, p, days=window, accounts=keys, limit=TOP_POSTS
+        ):
+            top.append(
+                TopPost(
+                    platform=p,
+                    account_id=doc["account_id"],
+                    owned=(p, doc["account_id"]) in owned,
+                    entity_id=doc["entity_id"],
+                    content_type=doc["content_type"],
+                    day=doc["day"],
+                    engagements=doc["engagements"],
+                    metrics=doc.get("totals", {}),
+                )
+            )
+    return Audit(
+        client_id=client_id,
+        client_name=client.get("name", client_id),
+        group=group,
+        period=period,
+        previous_period=period.previous(),
+        definitions=DEFINITIONS,
+        platforms=comparisons,
+        trend=trend(current, previous),
+        top_posts=top,
+        findings=findings(comparisons, current),
+    )

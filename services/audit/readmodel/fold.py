@@ -1,0 +1,230 @@
+"""How observations become the audit's read model (pure): per post its latest readings, and
+per account and day (and month) per content type the posts and their metrics, plus the
+follower level of the day.
+
+Semantics follow the metrics service (`services/metrics/aggregation.py`):
+- flows (likes, comments, shares, saves, views, impressions, clicks): a post's total is its
+  lifetime reading when it has one, else the sum of its hour/day readings; rolling week and
+  28-day windows overlap and are never added. A cumulative reading replaces the previous one
+  of the same window (the newer `observed_at` wins); an incremental one adds.
+- unique (reach): a post's lifetime reach is kept per post; bucket sums of it are an upper
+  bound of unique reach and are never summed across windows.
+- stock (followers): the day's and month's first and last reading, never added up.
+
+A post counts on the UTC day it was first observed (observations carry no publish time;
+pipelines poll new posts within a day). If an earlier observation of it arrives later, the
+post moves to that day.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from shared.events import AnalyticsObserved, EntityLevel, TimeWindow
+
+FLOWS = ("likes", "comments", "shares", "saves", "views", "impressions", "clicks")
+UNIQUE = ("reach",)
+TRACKED = FLOWS + UNIQUE
+ENGAGEMENTS = ("likes", "comments", "shares", "saves")
+POST_LEVELS = frozenset({EntityLevel.POST, EntityLevel.STORY, EntityLevel.VIDEO})
+ACCOUNT_LEVELS = frozenset({EntityLevel.ACCOUNT, EntityLevel.COMPETITOR_ACCOUNT})
+ADDABLE_WINDOWS = frozenset({TimeWindow.HOUR, TimeWindow.DAY})
+ZERO = Decimal(0)
+
+
+def account_key(tenant_id: str, client_id: str, platform: str, account_id: str) -> str:
+    return f"{tenant_id}|{client_id}|{platform}|{account_id}"
+
+
+def post_key(e: AnalyticsObserved) -> str:
+    return f"{account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)}|{e.entity_id}"
+
+
+def day_key(account: str, day: str) -> str:
+    return f"{account}|D|{day}"
+
+
+def month_key(account: str, month: str) -> str:
+    return f"{account}|M|{month}"
+
+
+def engagements(metrics: dict[str, Decimal]) -> Decimal:
+    """likes + comments + shares + saves (DOMAIN.md)."""
+    return sum((metrics.get(m, ZERO) for m in ENGAGEMENTS), ZERO)
+
+
+def post_totals(readings: dict[str, dict[str, Any]]) -> dict[str, Decimal]:
+    """A post's figures from its readings per window (see the module docstring)."""
+    lifetime = readings.get(TimeWindow.LIFETIME.value)
+    if lifetime is not None:
+        return {k: Decimal(v) for k, v in lifetime["m"].items()}
+    totals: dict[str, Decimal] = {}
+    for key, reading in readings.items():
+        if key.split("@", 1)[0] in {w.value for w in ADDABLE_WINDOWS}:
+            for name, value in reading["m"].items():
+                if name in FLOWS:
+                    totals[name] = totals.get(name, ZERO) + Decimal(value)
+    return totals
+
+
+def content_type(name: str | None) -> str:
+    """A content type as a field name (no dots or dollars), "post" when none is given."""
+    return (name or "post").replace(".", "_").replace("$", "_")
+
+
+def _window_key(e: AnalyticsObserved) -> str:
+    if e.window is TimeWindow.LIFETIME:
+        return e.window.value
+    start = e.window_start or e.observed_at
+    return f"{e.window.value}@{int(start.timestamp())}"
+
+
+def _values(e: AnalyticsObserved) -> dict[str, Decimal]:
+    return {m.name: m.value for m in e.metrics if m.name in TRACKED}
+
+
+@dataclass
+class Bucket:
+    """One account's day or month: per content type the posts and metric sums, and the
+    first and last follower reading."""
+
+    key: str
+    doc: dict[str, Any]
+
+    @classmethod
+    def empty(cls, key: str, *, scope: dict[str, Any]) -> Bucket:
+        return cls(key, {"_id": key, **scope, "types": {}})
+
+    def add(self, content_type: str, metrics: dict[str, Decimal], *, sign: int) -> None:
+        types = self.doc["types"]
+        row = types.setdefault(content_type, {"posts": 0})
+        row["posts"] += sign
+        for name, value in metrics.items():
+            row[name] = Decimal(row.get(name, ZERO)) + sign * value
+        row["engagements"] = Decimal(row.get("engagements", ZERO)) + sign * engagements(metrics)
+        if row["posts"] == 0 and all(Decimal(v) == 0 for k, v in row.items() if k != "posts"):
+            del types[content_type]
+
+    def follower_reading(self, value: Decimal, at: datetime) -> None:
+        doc = self.doc
+        if doc.get("followers_first_at") is None or at < doc["followers_first_at"]:
+            doc["followers_first"], doc["followers_first_at"] = value, at
+        if doc.get("followers_last_at") is None or at >= doc["followers_last_at"]:
+            doc["followers_last"], doc["followers_last_at"] = value, at
+
+
+@dataclass
+class Fold:
+    """The read model's affected documents while a batch is applied (loaded, then changed)."""
+
+    posts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    buckets: dict[str, Bucket] = field(default_factory=dict)
+    touched_posts: set[str] = field(default_factory=set)
+
+    def bucket(self, key: str, scope: dict[str, Any]) -> Bucket:
+        if key not in self.buckets:
+            self.buckets[key] = Bucket.empty(key, scope=scope)
+        return self.buckets[key]
+
+    def apply(self, e: AnalyticsObserved) -> None:
+        """Fold one (not yet applied) observation in."""
+        if e.entity_level in POST_LEVELS:
+            self._post(e)
+        elif e.entity_level in ACCOUNT_LEVELS:
+            self._account(e)
+
+    def _scopes(
+        self, account: str, e: AnalyticsObserved, day: str
+    ) -> list[tuple[str, dict[str, Any]]]:
+        base = {
+            "tenant_id": e.tenant_id,
+            "client_id": e.client_id,
+            "platform": e.platform.value,
+            "account_id": e.account_id,
+        }
+        return [
+            (day_key(account, day), base | {"grain": "day", "day": day, "month": day[:7]}),
+            (month_key(account, day[:7]), base | {"grain": "month", "month": day[:7]}),
+        ]
+
+    def _account(self, e: AnalyticsObserved) -> None:
+        followers = next((m.value for m in e.metrics if m.name == "followers"), None)
+        if followers is None:
+            return
+        account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
+        day = e.observed_at.date().isoformat()
+        for key, scope in self._scopes(account, e, day):
+            self.bucket(key, scope).follower_reading(followers, e.observed_at)
+
+    def _post(self, e: AnalyticsObserved) -> None:
+        key = post_key(e)
+        account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
+        post = self.posts.get(key)
+        day = e.observed_at.date().isoformat()
+        if post is None:
+            post = {
+                "_id": key,
+                "tenant_id": e.tenant_id,
+                "client_id": e.client_id,
+                "platform": e.platform.value,
+                "account_id": e.account_id,
+                "entity_id": e.entity_id,
+                "owned": e.owned,
+                "content_type": content_type(e.content_type),
+                "day": day,
+                "readings": {},
+                "totals": {},
+                "engagements": ZERO,
+            }
+        else:
+            self._contribute(account, e, post, post_totals(post["readings"]), sign=-1)
+        wkey = _window_key(e)
+        reading = post["readings"].get(wkey)
+        values = _values(e)
+        if not e.cumulative and reading is not None:
+            merged = {
+                k: Decimal(reading["m"].get(k, ZERO)) + values.get(k, ZERO)
+                for k in {*reading["m"], *values}
+            }
+            post["readings"][wkey] = {"at": max(reading["at"], e.observed_at), "m": merged}
+        elif reading is None or e.observed_at >= reading["at"]:
+            post["readings"][wkey] = {"at": e.observed_at, "m": values}
+        post["day"] = min(post["day"], day)
+        if e.content_type:
+            post["content_type"] = content_type(e.content_type)
+        after = post_totals(post["readings"])
+        post["totals"] = after
+        post["engagements"] = engagements(after)
+        self.posts[key] = post
+        self.touched_posts.add(key)
+        self._contribute(account, e, post, after, sign=1)
+
+    def _contribute(
+        self,
+        account: str,
+        e: AnalyticsObserved,
+        post: dict[str, Any],
+        totals: dict[str, Decimal],
+        *,
+        sign: int,
+    ) -> None:
+        for key, scope in self._scopes(account, e, post["day"]):
+            self.bucket(key, scope).add(post["content_type"], totals, sign=sign)
+
+
+def bucket_keys(events: Iterable[AnalyticsObserved], posts: dict[str, dict[str, Any]]) -> set[str]:
+    """Every day/month bucket a batch may touch (to load them before folding)."""
+    keys: set[str] = set()
+    for e in events:
+        account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
+        days = {e.observed_at.date().isoformat()}
+        known = posts.get(post_key(e)) if e.entity_level in POST_LEVELS else None
+        if known is not None:
+            days.add(known["day"])
+        for day in days:
+            keys.update({day_key(account, day), month_key(account, day[:7])})
+    return keys

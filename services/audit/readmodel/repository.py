@@ -1,0 +1,124 @@
+"""The audit's read model in its own database: `audit_posts` (one per post: readings and
+totals) and `audit_buckets` (one per account and day, and per account and month)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne
+from pymongo.asynchronous.client_session import AsyncClientSession
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.audit.readmodel.fold import Bucket, Fold, bucket_keys, post_key
+from shared.events import AnalyticsObserved
+
+INDEXES = {
+    "audit_buckets": [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("grain", ASCENDING),
+             ("month", ASCENDING)]
+        )
+    ],
+    "audit_posts": [
+        IndexModel(
+            [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("platform", ASCENDING),
+             ("engagements", DESCENDING)]
+        )
+    ],
+    "audit_observations_seen": [IndexModel("at", expireAfterSeconds=14 * 24 * 3600)],
+}  # fmt: skip
+PROCESSED = "audit_observations_seen"
+
+
+class ReadModel:
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.posts = db["audit_posts"]
+        self.buckets = db["audit_buckets"]
+        self.seen = db[PROCESSED]
+
+    async def unseen(self, events: Sequence[AnalyticsObserved]) -> list[AnalyticsObserved]:
+        """The events not applied yet (a redelivered batch applies nothing twice), first
+        occurrence only."""
+        keys = {f"{e.tenant_id}|{e.event_id}": e for e in events}
+        seen = {d["_id"] async for d in self.seen.find({"_id": {"$in": list(keys)}}, {"_id": 1})}
+        return [e for k, e in keys.items() if k not in seen]
+
+    async def apply(
+        self, events: Sequence[AnalyticsObserved], *, session: AsyncClientSession
+    ) -> int:
+        """Fold a batch of new observations into the read model (one transaction)."""
+        if not events:
+            return 0
+        fold = Fold()
+        post_ids = list({post_key(e) for e in events})
+        async for doc in self.posts.find({"_id": {"$in": post_ids}}, session=session):
+            fold.posts[doc["_id"]] = doc
+        keys = bucket_keys(events, fold.posts)
+        async for doc in self.buckets.find({"_id": {"$in": list(keys)}}, session=session):
+            fold.buckets[doc["_id"]] = Bucket(doc["_id"], doc)
+        for e in sorted(events, key=lambda ev: ev.observed_at):
+            fold.apply(e)
+        if fold.touched_posts:
+            await self.posts.bulk_write(
+                [ReplaceOne({"_id": k}, fold.posts[k], upsert=True) for k in fold.touched_posts],
+                ordered=False,
+                session=session,
+            )
+        if fold.buckets:
+            await self.buckets.bulk_write(
+                [ReplaceOne({"_id": b.key}, b.doc, upsert=True) for b in fold.buckets.values()],
+                ordered=False,
+                session=session,
+            )
+        now = datetime.now(UTC)
+        await self.seen.insert_many(
+            [{"_id": f"{e.tenant_id}|{e.event_id}", "at": now} for e in events],
+            ordered=False,
+            session=session,
+        )
+        return len(events)
+
+    async def buckets_for(
+        self,
+        tenant_id: str,
+        client_id: str,
+        *,
+        grain: str,
+        months: list[str],
+        accounts: set[tuple[str, str]],
+    ) -> list[dict[str, Any]]:
+        """Buckets of a grain in the given months, of the given accounts."""
+        if not months:
+            return []
+        cursor = self.buckets.find(
+            {"tenant_id": tenant_id, "client_id": client_id, "grain": grain,
+             "month": {"$in": months}},
+            {"_id": 0, "tenant_id": 0, "client_id": 0},
+        )  # fmt: skip
+        return [d async for d in cursor if (d["platform"], d["account_id"]) in accounts]
+
+    async def top_posts(
+        self,
+        tenant_id: str,
+        client_id: str,
+        platform: str,
+        *,
+        days: tuple[str, str],
+        accounts: set[tuple[str, str]],
+        limit: int,
+    ) -> list[dict[str, Any]]:
+        """The posts with most engagements first, published within the days."""
+        cursor = self.posts.find(
+            {"tenant_id": tenant_id, "client_id": client_id, "platform": platform,
+             "day": {"$gte": days[0], "$lte": days[1]}},
+            {"_id": 0, "readings": 0},
+        ).sort([("engagements", DESCENDING), ("entity_id", ASCENDING)])  # fmt: skip
+        found: list[dict[str, Any]] = []
+        async for doc in cursor:
+            if (doc["platform"], doc["account_id"]) in accounts:
+                found.append(doc)
+                if len(found) >= limit:
+                    break
+        return found
