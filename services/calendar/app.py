@@ -14,12 +14,16 @@ from services.calendar.settings import CalendarSettings
 from services.calendar.strategy import api as strategy_api
 from services.calendar.strategy.repository import INDEXES as STRATEGY_INDEXES
 from services.calendar.strategy.repository import StrategyRepository
+from services.calendar.webhooks.wiring import INDEXES as WEBHOOK_INDEXES
+from services.calendar.webhooks.wiring import Webhooks
 from shared.runtime import Runtime, create_http_app
 
 
 def create_app(settings: CalendarSettings | None = None) -> FastAPI:
     runtime = Runtime.build(settings or CalendarSettings())
     repo = CalendarRepository(runtime.db)
+    webhooks = Webhooks.build(runtime)
+    webhooks.subscribe()
     app = create_http_app(
         runtime,
         title="SocialOps calendar",
@@ -32,11 +36,14 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             feeds_api.router,
             exchange_api.router,
             buffer_api.router,
+            webhooks.router,
         ],
         kafka_router=handlers.build_router(runtime, repo),
-        indexes={**INDEXES, **STRATEGY_INDEXES, **PLANNING_INDEXES},
+        indexes={**INDEXES, **STRATEGY_INDEXES, **PLANNING_INDEXES, **WEBHOOK_INDEXES},
+        on_startup=[webhooks.start],
     )
     app.state.repo = repo
     app.state.strategies = StrategyRepository(runtime.db)
     app.state.planning = PlanningRepository(runtime.db)
+    app.state.webhooks = webhooks
     return app

@@ -1,0 +1,207 @@
+"""The webhook sender: a background task of every calendar process. It claims due pending
+deliveries (`repository.claim`, a lease: several processes share the queue, a killed one's
+claims come back after `lease_s`), POSTs each signed body, and logs the attempt. A 2xx is
+delivered; anything else (or no answer) is retried with capped exponential backoff and full
+jitter, never sooner than a Retry-After; after `max_attempts` the delivery is failed. Every
+failed attempt counts against its subscription; `disable_after` in a row disable it, with
+`WebhookSubscriptionDisabled` staged in the outbox in the same transaction (once)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from services.calendar.webhooks import metrics
+from services.calendar.webhooks.models import DeliveryStatus, SubscriptionStatus
+from services.calendar.webhooks.policy import backoff, retry_after, signature_header
+from services.calendar.webhooks.repository import WebhookRepository
+from services.calendar.webhooks.settings import WebhookSettings
+from shared import mongo, topics
+from shared.envelope import utcnow
+from shared.events import WebhookSubscriptionDisabled
+from shared.runtime import Runtime
+from shared.signing import SIGNATURE_HEADER
+
+log = logging.getLogger("socialops.calendar.webhooks")
+EVENT_ID_HEADER = "X-SocialOps-Event-Id"
+EVENT_TYPE_HEADER = "X-SocialOps-Event-Type"
+DELIVERY_HEADER = "X-SocialOps-Delivery"
+ATTEMPT_HEADER = "X-SocialOps-Attempt"
+USER_AGENT = "SocialOps-Webhooks/1"
+
+
+class Sender:
+    def __init__(
+        self,
+        runtime: Runtime,
+        repo: WebhookRepository,
+        settings: WebhookSettings,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.repo = repo
+        self.settings = settings
+        self.owner = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.transport = transport
+        self._wake = asyncio.Event()
+
+    def kick(self) -> None:
+        """New deliveries are due: look now rather than at the next poll."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Send forever (cancelled on shutdown; claims in flight come back after the lease)."""
+        async with httpx.AsyncClient(transport=self.transport, follow_redirects=False) as client:
+            while True:
+                sent = 0
+                try:
+                    sent = await self.drain(client)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("webhook sender failed; will retry")
+                if not sent:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(
+                            self._wake.wait(), timeout=self.settings.poll_interval_s
+                        )
+                    self._wake.clear()
+
+    async def drain(self, client: httpx.AsyncClient) -> int:
+        """Send what is due, `concurrency` at a time, until nothing is; returns how many."""
+        done = 0
+        while True:
+            batch = []
+            for _ in range(self.settings.concurrency):
+                claimed = await self.repo.claim(
+                    now=utcnow(), lease_s=self.settings.lease_s, owner=self.owner
+                )
+                if claimed is None:
+                    break
+                batch.append(claimed)
+            if not batch:
+                return done
+            await asyncio.gather(*(self.deliver(client, d) for d in batch))
+            done += len(batch)
+
+    async def deliver(self, client: httpx.AsyncClient, delivery: dict[str, Any]) -> None:
+        """One attempt of one delivery, and what follows from its answer."""
+        sub = await self.repo.subscriptions.find_one({"_id": delivery["subscription_id"]})
+        if sub is None:
+            await self.repo.set_status(delivery["_id"], DeliveryStatus.CANCELLED)
+            return
+        if sub["status"] != SubscriptionStatus.ACTIVE.value:
+            await self.repo.set_status(delivery["_id"], DeliveryStatus.SUSPENDED)
+            return
+        number = len(delivery.get("attempts", [])) + 1
+        now = utcnow()
+        body: bytes = delivery["body"]
+        previous = sub.get("previous_secret")
+        if previous and not (
+            sub.get("previous_secret_until") and sub["previous_secret_until"] > now
+        ):
+            previous = None
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            EVENT_ID_HEADER: delivery["event_id"],
+            EVENT_TYPE_HEADER: delivery["event_type"],
+            DELIVERY_HEADER: delivery["_id"],
+            ATTEMPT_HEADER: str(number),
+            SIGNATURE_HEADER: signature_header(
+                sub["secret"], body, now=now.timestamp(), previous_secret=previous
+            ),
+        }
+        started = time.monotonic()
+        code: int | None = None
+        wait: float | None = None
+        try:
+            answer = await client.post(
+                sub["url"], content=body, headers=headers, timeout=self.settings.timeout_s
+            )
+            code = answer.status_code
+            error = None if 200 <= code < 300 else f"HTTP {code}"
+            if code in (429, 503):
+                wait = retry_after(answer.headers.get("Retry-After"), now=now)
+        except httpx.HTTPError as e:
+            error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
+        attempt = {
+            "at": now,
+            "status_code": code,
+            "error": error,
+            "duration_ms": int((time.monotonic() - started) * 1000),
+        }
+        if error is None:
+            await self._delivered(delivery, sub, attempt)
+        else:
+            await self._failed(delivery, sub, attempt, number=number, wait=wait)
+
+    async def _delivered(
+        self, delivery: dict[str, Any], sub: dict[str, Any], attempt: dict[str, Any]
+    ) -> None:
+        if await self.repo.finish(delivery, attempt, status=DeliveryStatus.DELIVERED,
+                                  next_attempt_at=None, owner=self.owner):  # fmt: skip
+            metrics.ATTEMPTS.labels("delivered").inc()
+            occurred = _occurred_at(delivery)
+            if occurred is not None:
+                metrics.LAG.observe(max(0.0, (attempt["at"] - occurred).total_seconds()))
+        if sub.get("consecutive_failures"):
+            await self.repo.record_success(sub["_id"])
+
+    async def _failed(
+        self,
+        delivery: dict[str, Any],
+        sub: dict[str, Any],
+        attempt: dict[str, Any],
+        *,
+        number: int,
+        wait: float | None,
+    ) -> None:
+        s = self.settings
+        last = number >= s.max_attempts
+        delay = backoff(number, base_s=s.base_delay_s, cap_s=s.max_delay_s, retry_after_s=wait)
+        next_at = None if last else attempt["at"] + timedelta(seconds=delay)
+        status = DeliveryStatus.FAILED if last else DeliveryStatus.PENDING
+        if not await self.repo.finish(delivery, attempt, status=status, next_attempt_at=next_at,
+                                      owner=self.owner):  # fmt: skip
+            return  # the lease ran out and another sender took it over
+        metrics.ATTEMPTS.labels("failed" if last else "retrying").inc()
+        after = await self.repo.record_failure(sub["_id"])
+        if after is not None and after["consecutive_failures"] >= s.disable_after:
+            await self._disable(after, attempt["error"] or "")
+
+    async def _disable(self, sub: dict[str, Any], error: str) -> None:
+        runtime = self.runtime
+        failures = int(sub["consecutive_failures"])
+        reason = f"{failures} failed attempts in a row; last: {error}"[:500]
+        event = WebhookSubscriptionDisabled.new(
+            producer="calendar",
+            tenant_id=sub["tenant_id"],
+            subscription_id=sub["_id"],
+            url=sub["url"],
+            consecutive_failures=failures,
+            last_error=error[:2000],
+        )
+        async with mongo.transaction(runtime.mongo) as session:
+            disabled = await self.repo.disable(sub["_id"], reason=reason, session=session)
+            if disabled:
+                await runtime.outbox.stage(session, runtime.topics(topics.WEBHOOKS), event)
+        if disabled:
+            runtime.outbox.kick()
+            metrics.DISABLED.labels(sub["tenant_id"]).inc()
+            log.warning("webhook subscription %s of %s disabled: %s", sub["_id"],
+                        sub["tenant_id"], reason)  # fmt: skip
+
+
+def _occurred_at(delivery: dict[str, Any]) -> datetime | None:
+    created = delivery.get("created_at")
+    return created if isinstance(created, datetime) else None
