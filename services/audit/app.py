@@ -12,6 +12,7 @@ from services.audit.analysis import api as analysis_api
 from services.audit.readmodel import handlers as readmodel_handlers
 from services.audit.readmodel.repository import INDEXES as READ_INDEXES
 from services.audit.readmodel.repository import ReadModel
+from services.audit.report import api as report_api
 from services.audit.repository import INDEXES, AuditRepository
 from services.audit.settings import AuditSettings
 from shared import known_clients
@@ -31,7 +32,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
         runtime,
         title="SocialOps audit",
         description="Own and competitor account audits.",
-        routers=[api.router, accounts_api.router, analysis_api.router],
+        routers=[api.router, accounts_api.router, analysis_api.router, report_api.router],
         kafka_router=kafka_router,
         indexes={**INDEXES, **known_clients.INDEXES, **ACCOUNT_INDEXES, **READ_INDEXES},
     )
