@@ -9,6 +9,7 @@ from services.audit.accounts import api as accounts_api
 from services.audit.accounts.repository import INDEXES as ACCOUNT_INDEXES
 from services.audit.accounts.repository import AccountRepository
 from services.audit.analysis import api as analysis_api
+from services.audit.importer import api as import_api
 from services.audit.readmodel import handlers as readmodel_handlers
 from services.audit.readmodel.repository import INDEXES as READ_INDEXES
 from services.audit.readmodel.repository import ReadModel
@@ -32,7 +33,13 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
         runtime,
         title="SocialOps audit",
         description="Own and competitor account audits.",
-        routers=[api.router, accounts_api.router, analysis_api.router, report_api.router],
+        routers=[
+            api.router,
+            accounts_api.router,
+            analysis_api.router,
+            report_api.router,
+            import_api.router,
+        ],
         kafka_router=kafka_router,
         indexes={**INDEXES, **known_clients.INDEXES, **ACCOUNT_INDEXES, **READ_INDEXES},
     )

@@ -33,7 +33,7 @@ async def put_accounts(
             )  # fmt: skip
     existing = await accounts.for_client(agency.tenant_id, client_id)
     merged = {(a.platform, a.account_id): a for a in existing}
-    merged |= {(a.platform, a.account_id): _stored(client_id, a) for a in incoming}
+    merged |= {(a.platform, a.account_id): stored(client_id, a) for a in incoming}
     empty = groups_without_own(list(merged.values()))
     for i, a in enumerate(incoming):
         lacking = sorted(set(a.groups) & empty)
@@ -74,7 +74,7 @@ async def delete_account(
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"account '{account_id}' not found")
 
 
-def _stored(client_id: str, a: AccountIn) -> Account:
+def stored(client_id: str, a: AccountIn) -> Account:
     return Account(
         client_id=client_id,
         platform=a.platform,

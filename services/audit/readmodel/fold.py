@@ -11,9 +11,10 @@ Semantics follow the metrics service (`services/metrics/aggregation.py`):
   bound of unique reach and are never summed across windows.
 - stock (followers): the day's and month's first and last reading, never added up.
 
-A post counts on the UTC day it was first observed (observations carry no publish time;
-pipelines poll new posts within a day). If an earlier observation of it arrives later, the
-post moves to that day.
+A post counts on its publish day when the audit knows it (a listening-tool import records it),
+else on the UTC day it was first observed (observations carry no publish time; pipelines poll
+new posts within a day). If an earlier observation of it arrives later, the post moves to that
+day.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class Fold:
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     buckets: dict[str, Bucket] = field(default_factory=dict)
     touched_posts: set[str] = field(default_factory=set)
+    dates: dict[str, str] = field(default_factory=dict)  # post key -> known publish day
 
     def bucket(self, key: str, scope: dict[str, Any]) -> Bucket:
         if key not in self.buckets:
@@ -166,6 +168,7 @@ class Fold:
         post = self.posts.get(key)
         day = e.observed_at.date().isoformat()
         if post is None:
+            day = self.dates.get(key, day)
             post = {
                 "_id": key,
                 "tenant_id": e.tenant_id,
@@ -216,15 +219,18 @@ class Fold:
             self.bucket(key, scope).add(post["content_type"], totals, sign=sign)
 
 
-def bucket_keys(events: Iterable[AnalyticsObserved], posts: dict[str, dict[str, Any]]) -> set[str]:
+def bucket_keys(
+    events: Iterable[AnalyticsObserved], posts: dict[str, dict[str, Any]], dates: dict[str, str]
+) -> set[str]:
     """Every day/month bucket a batch may touch (to load them before folding)."""
     keys: set[str] = set()
     for e in events:
         account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
         days = {e.observed_at.date().isoformat()}
-        known = posts.get(post_key(e)) if e.entity_level in POST_LEVELS else None
-        if known is not None:
-            days.add(known["day"])
+        if e.entity_level in POST_LEVELS:
+            known = posts.get(post_key(e))
+            days.update({known["day"]} if known else set())
+            days.update({dates[post_key(e)]} if post_key(e) in dates else set())
         for day in days:
             keys.update({day_key(account, day), month_key(account, day[:7])})
     return keys

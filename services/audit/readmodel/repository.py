@@ -37,6 +37,18 @@ class ReadModel:
         self.posts = db["audit_posts"]
         self.buckets = db["audit_buckets"]
         self.seen = db[PROCESSED]
+        self.dates = db["audit_post_dates"]
+
+    async def record_dates(
+        self, dates: dict[str, str], *, session: AsyncClientSession | None = None
+    ) -> None:
+        """Remember posts' publish days (post key -> YYYY-MM-DD) before their observations."""
+        if dates:
+            await self.dates.bulk_write(
+                [ReplaceOne({"_id": k}, {"day": d}, upsert=True) for k, d in dates.items()],
+                ordered=False,
+                session=session,
+            )
 
     async def unseen(self, events: Sequence[AnalyticsObserved]) -> list[AnalyticsObserved]:
         """The events not applied yet (a redelivered batch applies nothing twice), first
@@ -55,7 +67,11 @@ class ReadModel:
         post_ids = list({post_key(e) for e in events})
         async for doc in self.posts.find({"_id": {"$in": post_ids}}, session=session):
             fold.posts[doc["_id"]] = doc
-        keys = bucket_keys(events, fold.posts)
+        new = [k for k in post_ids if k not in fold.posts]
+        if new:
+            async for doc in self.dates.find({"_id": {"$in": new}}, session=session):
+                fold.dates[doc["_id"]] = doc["day"]
+        keys = bucket_keys(events, fold.posts, fold.dates)
         async for doc in self.buckets.find({"_id": {"$in": list(keys)}}, session=session):
             fold.buckets[doc["_id"]] = Bucket(doc["_id"], doc)
         for e in sorted(events, key=lambda ev: ev.observed_at):
