@@ -1,12 +1,15 @@
-"""Calendar subscribers: BudgetThresholdCrossed -> pause that budget's paid posts."""
+"""Calendar subscribers: BudgetThresholdCrossed (budget.thresholds.v1) -> pause that budget's
+paid posts, each with a `PostPaused` on calendar.posts.lifecycle.v1 (same transaction)."""
 
 from __future__ import annotations
 
 import logging
 
 from faststream.kafka import KafkaRouter
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.calendar.metrics import POSTS_PAUSED
+from services.calendar.publishing import lifecycle
 from services.calendar.repository import CalendarRepository
 from shared import mongo, topics
 from shared.broker import at_least_once
@@ -27,17 +30,26 @@ def build_router(runtime: Runtime, repo: CalendarRepository) -> KafkaRouter:
         if not event.pause_paid_posts:
             return
         reason = f"budget {event.budget_id} reached {event.threshold_pct}% ({event.spent})"
+
+        async def pause(session: AsyncClientSession) -> int:
+            posts = await repo.pause_paid_posts(
+                event.tenant_id, event.budget_id, reason=reason, session=session
+            )
+            events = [lifecycle.paused(p, reason, cause=event) for p in posts]
+            if events:
+                await runtime.outbox.stage(session, runtime.topics(topics.POST_LIFECYCLE), *events)
+            return len(posts)
+
         paused = await mongo.run_once(
             runtime.mongo,
             runtime.db,
             consumer=GROUP,
             tenant_id=event.tenant_id,
             event_id=event.event_id,
-            effect=lambda s: repo.pause_paid_posts(
-                event.tenant_id, event.budget_id, reason=reason, session=s
-            ),
+            effect=pause,
         )
         if paused:
+            runtime.outbox.kick()
             POSTS_PAUSED.labels(event.tenant_id).inc(paused)
             log.info("paused %s paid posts of budget %s", paused, event.budget_id)
 

@@ -1,6 +1,6 @@
 """Calendar domain metrics."""
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge, Histogram
 
 from shared.observability import registry
 
@@ -14,5 +14,33 @@ POSTS_PAUSED = Counter(
     "socialops_calendar_posts_paused_total",
     "Paid posts paused because a budget threshold was crossed.",
     ["tenant"],
+    registry=registry,
+)
+
+# --------------------------------------------------------------------------- publishing
+# Labels stay bounded: platform (a fixed enum), outcome and status (a few values each); never a
+# client or post id.
+POSTS_CLAIMED = Counter(
+    "socialops_calendar_posts_claimed_total",
+    "Posts claimed by this process's dispatcher (due, or taken over after a lease expired).",
+    registry=registry,
+)
+PUBLISH_ATTEMPTS = Counter(
+    "socialops_calendar_publish_attempts_total",
+    "Publication attempts by answer: published, transient (retried), permanent (failed).",
+    ["platform", "outcome"],
+    registry=registry,
+)
+PUBLISH_LAG = Histogram(
+    "socialops_calendar_publish_lag_seconds",
+    "Due instant to published (first attempt's success or after retries).",
+    ["platform"],
+    buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 900, 3600),
+    registry=registry,
+)
+POSTS_OVERDUE = Gauge(
+    "socialops_calendar_posts_overdue",
+    "Posts due more than the grace period ago and still not published, by status.",
+    ["status"],
     registry=registry,
 )

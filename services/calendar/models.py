@@ -52,14 +52,19 @@ class PostStatus(StrEnum):
 
 
 # Which status may follow which; "resumed" is paused -> scheduled. A failed post can be retried
-# by hand (failed -> scheduled).
+# by hand (failed -> scheduled). Publishing (services/calendar/publishing): a dispatcher claims a
+# due post (scheduled -> due, with a lease), marks its attempt (due -> publishing), then records
+# the answer: published, failed (permanent), or due again (transient: retried at `retry_at`;
+# also a lease taken over from a dead process).
 TRANSITIONS: dict[PostStatus, frozenset[PostStatus]] = {
     PostStatus.DRAFT: frozenset({PostStatus.SCHEDULED, PostStatus.CANCELLED}),
     PostStatus.SCHEDULED: frozenset(
         {PostStatus.DUE, PostStatus.PAUSED, PostStatus.CANCELLED, PostStatus.DRAFT}
     ),
-    PostStatus.DUE: frozenset({PostStatus.PUBLISHING, PostStatus.PAUSED, PostStatus.CANCELLED}),
-    PostStatus.PUBLISHING: frozenset({PostStatus.PUBLISHED, PostStatus.FAILED}),
+    PostStatus.DUE: frozenset(
+        {PostStatus.PUBLISHING, PostStatus.DUE, PostStatus.PAUSED, PostStatus.CANCELLED}
+    ),
+    PostStatus.PUBLISHING: frozenset({PostStatus.PUBLISHED, PostStatus.FAILED, PostStatus.DUE}),
     PostStatus.PUBLISHED: frozenset(),
     PostStatus.FAILED: frozenset({PostStatus.SCHEDULED, PostStatus.CANCELLED}),
     PostStatus.PAUSED: frozenset({PostStatus.SCHEDULED, PostStatus.CANCELLED}),
@@ -121,3 +126,15 @@ class Post(BaseModel):
     media: tuple[str, ...] = Field(default=(), description="Media references (URLs or ids).")
     link: str | None = None
     cancelled_reason: str | None = None
+    # publishing (issue 9)
+    attempts: int = Field(default=0, ge=0, description="Publication attempts made so far.")
+    last_error: str | None = Field(
+        default=None, description="Why the last attempt failed (a failed post: why it failed)."
+    )
+    retry_at: AwareDatetime | None = Field(
+        default=None, description="When the next attempt is due after a transient error."
+    )
+    platform_post_id: str | None = Field(default=None, description="The platform's post id.")
+    platform_url: str | None = None
+    published_at: AwareDatetime | None = None
+    failed_at: AwareDatetime | None = None

@@ -72,16 +72,25 @@ class CalendarRepository:
 
     async def pause_paid_posts(
         self, tenant_id: str, budget_id: str, *, reason: str, session: AsyncClientSession
-    ) -> int:
-        """Pause every still-scheduled paid post paid for by this budget; returns how many."""
-        result = await self.posts.update_many(
-            {
-                "tenant_id": tenant_id,
-                "budget_id": budget_id,
-                "paid": True,
-                "status": PostStatus.SCHEDULED.value,
-            },
-            {"$set": {"status": PostStatus.PAUSED.value, "paused_reason": reason}},
-            session=session,
-        )
-        return result.modified_count
+    ) -> list[dict[str, Any]]:
+        """Pause every paid post of this budget not yet handed to a platform (scheduled, or due
+        and waiting: the dispatcher's next write on it then matches nothing); returns the posts
+        as they were (the caller stages a `PostPaused` for each in the same transaction)."""
+        query = {
+            "tenant_id": tenant_id,
+            "budget_id": budget_id,
+            "paid": True,
+            "status": {"$in": [PostStatus.SCHEDULED.value, PostStatus.DUE.value]},
+        }
+        found = await self.posts.find(query, session=session).to_list(None)
+        if found:
+            await self.posts.update_many(
+                {**query, "_id": {"$in": [d["_id"] for d in found]}},
+                {
+                    "$set": {"status": PostStatus.PAUSED.value, "paused_reason": reason},
+                    "$unset": {"lease": "", "lease_until": ""},
+                    "$inc": {"version": 1},
+                },
+                session=session,
+            )
+        return found

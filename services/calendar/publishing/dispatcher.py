@@ -1,0 +1,309 @@
+"""The dispatcher: every calendar process runs one; together they publish each due post once.
+
+Loop: claim what is due (each post one conditional write to `publishing` with a lease, in one
+transaction with their `PostDue`s), publish each post through its connector with bounded
+concurrency (in all, and per account), and record the answers in group commits (one
+transaction for whatever answers arrived meanwhile, with their events).
+
+How much it claims adapts to what it measures: it holds about `publish_window_s` seconds of
+work at its measured publish rate (at least a small floor, at most `publish_max_batch`), so a
+burst at the top of the hour is claimed in growing batches, and a quiet minute in small ones.
+Several processes share the due set: each claim is conditional on the post still being
+claimable, so a post has one holder at a time; a process that dies keeps its posts only until
+their lease ends, then any process takes them over. A holder never starts an attempt it could
+not record before its lease ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import socket
+import time
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from services.calendar.metrics import (
+    POSTS_CLAIMED,
+    POSTS_OVERDUE,
+    PUBLISH_ATTEMPTS,
+    PUBLISH_LAG,
+)
+from services.calendar.publishing import lifecycle
+from services.calendar.publishing.connectors import (
+    PermanentError,
+    TransientError,
+)
+from services.calendar.publishing.connectors.registry import Connectors
+from services.calendar.publishing.repository import Claim, Outcome, PublishingRepository
+from services.calendar.settings import CalendarSettings
+from shared.envelope import utcnow
+
+log = logging.getLogger("socialops.calendar.publishing")
+MIN_WINDOW = 32  # posts held at least (a first claim before any rate is measured)
+RATE_EVERY_S = 0.5
+OVERDUE_EVERY_S = 5.0
+GROUP_COMMIT_MAX = 1000
+
+
+class Recorder:
+    """Group commit: attempts hand in their outcome and wait; one writer records everything
+    handed in since its last write in one transaction. Batches grow with the arrival rate."""
+
+    def __init__(self, repo: PublishingRepository) -> None:
+        self.repo = repo
+        self.queue: asyncio.Queue[tuple[Outcome, asyncio.Future[bool]]] = asyncio.Queue()
+
+    async def record(self, outcome: Outcome) -> bool:
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        await self.queue.put((outcome, future))
+        return await future
+
+    async def run(self) -> None:
+        while True:
+            items = [await self.queue.get()]
+            while not self.queue.empty() and len(items) < GROUP_COMMIT_MAX:
+                items.append(self.queue.get_nowait())
+            for attempt in range(5):
+                try:
+                    await self.repo.record([o for o, _ in items])
+                    break
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("recording %s outcomes failed (try %s)", len(items), attempt)
+                    await asyncio.sleep(0.2 * 2**attempt)
+            for _, future in items:  # unrecorded ones stay held; the lease hands them on
+                if not future.done():
+                    future.set_result(True)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        settings: CalendarSettings,
+        repo: PublishingRepository,
+        connectors: Connectors,
+        *,
+        owner: str | None = None,
+    ) -> None:
+        self.s = settings
+        self.repo = repo
+        self.connectors = connectors
+        self.owner = (
+            owner
+            or settings.publish_owner
+            or (f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+        )
+        self.recorder = Recorder(repo)
+        self.slots = asyncio.Semaphore(settings.publish_concurrency)
+        self.accounts: dict[str, tuple[asyncio.Semaphore, list[int]]] = {}  # gate, users
+        self.blocked_until: dict[str, float] = {}  # account -> monotonic time (429 Retry-After)
+        self.in_flight = 0
+        self.completed = 0
+        self.rate = 0.0  # posts/s, smoothed
+        self._freed = asyncio.Event()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.rng = random.Random()  # noqa: S311 - jitter, not crypto
+
+    # ------------------------------------------------------------------ loop
+
+    def window(self) -> int:
+        """Posts to hold: twice the measured rate times the window (room to grow), bounded."""
+        wanted = int(2 * self.rate * self.s.publish_window_s)
+        return max(MIN_WINDOW, min(self.s.publish_max_batch, wanted))
+
+    async def run(self) -> None:
+        """Claim and publish until cancelled."""
+        helpers = [
+            asyncio.create_task(self.recorder.run(), name="publish-recorder"),
+            asyncio.create_task(self._measure(), name="publish-rate"),
+            asyncio.create_task(self._watch_overdue(), name="publish-overdue"),
+        ]
+        try:
+            while True:
+                try:
+                    await self.step()
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.exception("dispatch step failed; retrying")
+                    await asyncio.sleep(self.s.publish_idle_poll_s)
+        finally:
+            for task in [*helpers, *self._tasks]:
+                task.cancel()
+            for task in [*helpers, *self._tasks]:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            await self.connectors.close()
+
+    async def step(self) -> None:
+        """One claim (if there is room), then wait as long as nothing more can be done."""
+        window = self.window()
+        room = window - self.in_flight
+        if room < max(1, window // 4) and self.in_flight:
+            await self._wait_freed(self.s.publish_idle_poll_s)
+            return
+        claim = await self._claim(room)
+        if len(claim.posts) >= room:
+            return  # more may be due: claim again as soon as there is room
+        pause = self.s.publish_idle_poll_s
+        next_due = await self.repo.next_due()
+        if next_due is not None:
+            pause = min(pause, max(0.0, (next_due - utcnow()).total_seconds()))
+        if pause > 0:
+            await self._wait_freed(pause)
+
+    async def _claim(self, limit: int) -> Claim:
+        for attempt in range(3):
+            try:
+                claim = await self.repo.claim(
+                    owner=self.owner, now=utcnow(), limit=limit, lease_s=self.s.publish_lease_s
+                )
+                break
+            except Exception as e:  # a write conflict with another dispatcher: try again
+                if attempt == 2 or "conflict" not in str(e).lower():
+                    raise
+                await asyncio.sleep(self.rng.uniform(0.005, 0.05))
+        if claim.posts:
+            POSTS_CLAIMED.inc(len(claim.posts))
+            self.in_flight += len(claim.posts)
+            task = asyncio.create_task(self._publish_claim(claim))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        return claim
+
+    async def _wait_freed(self, seconds: float) -> None:
+        self._freed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._freed.wait(), seconds)
+
+    # ------------------------------------------------------------------ publishing
+
+    async def _publish_claim(self, claim: Claim) -> None:
+        deadline = time.monotonic() + self.s.publish_lease_s - self._margin()
+        attempts = [self._attempt(doc, claim, deadline) for doc in claim.posts]
+        await asyncio.gather(*attempts, return_exceptions=True)
+
+    def _margin(self) -> float:
+        """An attempt starts only this long before the lease ends, so its answer is recorded
+        while the lease still holds."""
+        return min(self.s.publish_timeout_s + 1.0, self.s.publish_lease_s / 2)
+
+    def _release(self, n: int) -> None:
+        if n:
+            self.in_flight -= n
+            self.completed += n
+            self._freed.set()
+
+    async def _attempt(self, doc: dict[str, Any], claim: Claim, deadline: float) -> None:
+        account = f"{doc['tenant_id']}:{doc['client_id']}:{doc['platform']}"
+        if account not in self.accounts:
+            self.accounts[account] = (
+                asyncio.Semaphore(self.s.publish_per_account_concurrency),
+                [0],
+            )
+        gate, users = self.accounts[account]
+        users[0] += 1
+        try:
+            async with gate, self.slots:
+                wait = self.blocked_until.get(account, 0.0) - time.monotonic()
+                if wait > 0 and time.monotonic() + wait < deadline:
+                    await asyncio.sleep(wait)  # the account is rate limited: wait its turn
+                    wait = 0
+                if time.monotonic() >= deadline:
+                    return  # too late to record within the lease: the lease hands it on
+                if wait > 0:
+                    await self._record_retry(doc, claim, "account rate limited", wait)
+                    return
+                try:
+                    await self._publish(doc, claim)
+                except Exception as e:  # a bug or a connector's surprise: retried, not lost
+                    log.exception("publishing %s failed unexpectedly", doc["_id"])
+                    await self._record_retry(doc, claim, f"internal error: {e!r}"[:500], None)
+        except Exception:
+            log.exception("recording %s failed; its lease hands it on", doc["_id"])
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                self.accounts.pop(account, None)
+                if self.blocked_until.get(account, 0.0) <= time.monotonic():
+                    self.blocked_until.pop(account, None)
+            self._release(1)
+
+    async def _publish(self, doc: dict[str, Any], claim: Claim) -> None:
+        platform = str(doc["platform"])
+        try:
+            connector = await self.connectors.for_post(doc)
+            result = await asyncio.wait_for(
+                connector.publish(lifecycle.publication(doc)), self.s.publish_timeout_s
+            )
+        except PermanentError as e:
+            PUBLISH_ATTEMPTS.labels(platform, "permanent").inc()
+            await self.recorder.record(
+                Outcome(doc, claim.token, utcnow(), reason=e.reason, permanent=True)
+            )
+            return
+        except (TransientError, TimeoutError) as e:
+            reason = e.reason if isinstance(e, TransientError) else "timeout"
+            after = e.retry_after_s if isinstance(e, TransientError) else None
+            if after:
+                key = f"{doc['tenant_id']}:{doc['client_id']}:{platform}"
+                self.blocked_until[key] = time.monotonic() + after
+            await self._record_retry(doc, claim, reason, after)
+            return
+        PUBLISH_ATTEMPTS.labels(platform, "published").inc()
+        now = utcnow()
+        PUBLISH_LAG.labels(platform).observe(max(0.0, (now - doc["scheduled_at"]).total_seconds()))
+        await self.recorder.record(Outcome(doc, claim.token, now, result=result, owner=self.owner))
+
+    async def _record_retry(
+        self, doc: dict[str, Any], claim: Claim, reason: str, after: float | None
+    ) -> None:
+        attempts = int(doc.get("attempts") or 1)
+        now = utcnow()
+        if attempts >= self.s.publish_max_attempts:
+            PUBLISH_ATTEMPTS.labels(str(doc["platform"]), "permanent").inc()
+            reason = f"gave up after {attempts} attempts: {reason}"
+            await self.recorder.record(
+                Outcome(doc, claim.token, now, reason=reason, permanent=True)
+            )
+            return
+        PUBLISH_ATTEMPTS.labels(str(doc["platform"]), "transient").inc()
+        delay = lifecycle.backoff_s(
+            attempts,
+            base_s=self.s.publish_backoff_base_s,
+            max_s=self.s.publish_backoff_max_s,
+            retry_after_s=after,
+            rng=self.rng,
+        )
+        retry_at = now + timedelta(seconds=delay)
+        await self.recorder.record(Outcome(doc, claim.token, now, reason=reason, retry_at=retry_at))
+
+    # ------------------------------------------------------------------ measurements
+
+    async def _measure(self) -> None:
+        last, at = self.completed, time.monotonic()
+        while True:
+            await asyncio.sleep(RATE_EVERY_S)
+            now = time.monotonic()
+            current = (self.completed - last) / (now - at)
+            # rise at once (a burst), decay gently (a lull between bursts)
+            self.rate = current if current > self.rate else 0.8 * self.rate + 0.2 * current
+            last, at = self.completed, now
+
+    async def _watch_overdue(self) -> None:
+        while True:
+            try:
+                grace = timedelta(seconds=self.s.publish_overdue_grace_s)
+                for status, n in (await self.repo.overdue(before=utcnow() - grace)).items():
+                    POSTS_OVERDUE.labels(status).set(n)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("overdue count failed", exc_info=True)
+            await asyncio.sleep(OVERDUE_EVERY_S)
