@@ -22,7 +22,8 @@ its length (for demos).
 
 Control (no key needed: a local test double):
 
-    GET  /_log              {"keys": {key: {"requests", "accepted", "created"}}, totals}
+    GET  /_log              {"keys": {key: {"requests", "accepted", "created"}}, totals,
+                             "statuses": {"201": n, "429": n, ...}}
     GET  /_log/{key}        one key's counts
     POST /_config           {"fail_rate": 0.2, "rate_per_s": 50, "burst": 50} (any subset)
     POST /_reset            forget every post and count
@@ -44,7 +45,7 @@ import random
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 CAPTION_LIMITS = {
     "x": 280,
@@ -77,6 +78,7 @@ class Sandbox:
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     counts: dict[str, Counts] = field(default_factory=dict)
     buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # tokens, at
+    statuses: dict[str, int] = field(default_factory=dict)  # answers to publish requests
 
     def __post_init__(self) -> None:
         self.random = random.Random(self.seed)  # noqa: S311 - failure injection, not crypto
@@ -102,7 +104,14 @@ class Sandbox:
         self.buckets[account] = (tokens, now)
         return (1 - tokens) / self.rate_per_s
 
-    def publish(  # noqa: PLR0911 - one answer per rule, in the documented order
+    def publish(
+        self, platform: str, key: str | None, account: str | None, raw: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        answer = self._publish(platform, key, account, raw)
+        self.statuses[str(answer[0])] = self.statuses.get(str(answer[0]), 0) + 1
+        return answer
+
+    def _publish(  # noqa: PLR0911 - one answer per rule, in the documented order
         self, platform: str, key: str | None, account: str | None, raw: bytes
     ) -> tuple[int, dict[str, Any], dict[str, str]]:
         if not key:
@@ -153,6 +162,7 @@ class Sandbox:
             "requests": sum(c.requests for c in self.counts.values()),
             "accepted": sum(c.accepted for c in self.counts.values()),
             "created": len(self.posts),
+            "statuses": dict(self.statuses),
         }
 
     def route(  # noqa: PLR0911 - a routing table
@@ -174,6 +184,7 @@ class Sandbox:
             self.posts.clear()
             self.counts.clear()
             self.buckets.clear()
+            self.statuses.clear()
             return 200, {"reset": True}, {}
         return 404, {"error": f"no route {method} {path}"}, {}
 
@@ -190,8 +201,16 @@ REASONS = {
 }
 
 
+class Routes(Protocol):
+    """What the server asks for each request (the sandbox, or a test's own receiver)."""
+
+    def route(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, Any], dict[str, str]]: ...
+
+
 async def _serve_connection(
-    sandbox: Sandbox, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    sandbox: Routes, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
 ) -> None:
     try:
         while True:
@@ -230,8 +249,8 @@ async def _serve_connection(
             await writer.wait_closed()
 
 
-async def start(sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
-    """Serve `sandbox` on host:port (0: any free port; read it from the server's sockets)."""
+async def start(sandbox: Routes, host: str = "127.0.0.1", port: int = 0) -> asyncio.Server:
+    """Serve `sandbox` (or any `Routes`) on host:port (0: any free port)."""
     return await asyncio.start_server(
         lambda r, w: _serve_connection(sandbox, r, w), host, port, backlog=1024
     )
