@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Iterable, Mapping
+
 from fastapi import FastAPI
+from pymongo import IndexModel
 
 from services.calendar import api, handlers
 from services.calendar.adherence.wiring import INDEXES as ADHERENCE_INDEXES
@@ -11,6 +15,11 @@ from services.calendar.planning import api as planning_api
 from services.calendar.planning import buffer_api, exchange_api, feeds_api, posts_api
 from services.calendar.planning.repository import INDEXES as PLANNING_INDEXES
 from services.calendar.planning.repository import PlanningRepository
+from services.calendar.publishing import api as publishing_api
+from services.calendar.publishing.connectors.registry import Connectors
+from services.calendar.publishing.dispatcher import Dispatcher
+from services.calendar.publishing.repository import INDEXES as PUBLISHING_INDEXES
+from services.calendar.publishing.repository import PublishingRepository
 from services.calendar.repository import INDEXES, CalendarRepository
 from services.calendar.settings import CalendarSettings
 from services.calendar.strategy import api as strategy_api
@@ -22,12 +31,22 @@ from shared.runtime import Runtime, create_http_app
 
 
 def create_app(settings: CalendarSettings | None = None) -> FastAPI:
-    runtime = Runtime.build(settings or CalendarSettings())
+    settings = settings or CalendarSettings()
+    runtime = Runtime.build(settings)
     repo = CalendarRepository(runtime.db)
     webhooks = Webhooks.build(runtime)
     webhooks.subscribe()
     adherence = Adherence.build(runtime)
     adherence.subscribe()
+    publishing = PublishingRepository(runtime, runtime.db)
+
+    async def start_dispatcher() -> None:
+        """Due posts go out from every calendar process (leases keep them apart)."""
+        if settings.publish_enabled:
+            dispatcher = Dispatcher(settings, publishing, Connectors(settings, publishing))
+            app.state.dispatcher = dispatcher
+            runtime.background.append(asyncio.create_task(dispatcher.run(), name="dispatcher"))
+
     app = create_http_app(
         runtime,
         title="SocialOps calendar",
@@ -40,22 +59,34 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             feeds_api.router,
             exchange_api.router,
             buffer_api.router,
+            publishing_api.router,
             webhooks.router,
             adherence.router,
         ],
         kafka_router=handlers.build_router(runtime, repo),
-        indexes={
-            **INDEXES,
-            **STRATEGY_INDEXES,
-            **PLANNING_INDEXES,
-            **WEBHOOK_INDEXES,
-            **ADHERENCE_INDEXES,
-        },
-        on_startup=[webhooks.start, adherence.start],
+        indexes=_indexes(
+            INDEXES,
+            STRATEGY_INDEXES,
+            PLANNING_INDEXES,
+            PUBLISHING_INDEXES,
+            WEBHOOK_INDEXES,
+            ADHERENCE_INDEXES,
+        ),
+        on_startup=[start_dispatcher, webhooks.start, adherence.start],
     )
     app.state.repo = repo
     app.state.strategies = StrategyRepository(runtime.db)
     app.state.planning = PlanningRepository(runtime.db)
     app.state.webhooks = webhooks
     app.state.adherence = adherence
+    app.state.publishing = publishing
     return app
+
+
+def _indexes(*specs: Mapping[str, Iterable[IndexModel]]) -> dict[str, list[IndexModel]]:
+    """Every capability's indexes, those of one collection together."""
+    merged: dict[str, list[IndexModel]] = {}
+    for spec in specs:
+        for collection, indexes in spec.items():
+            merged.setdefault(collection, []).extend(indexes)
+    return merged
