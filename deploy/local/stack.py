@@ -40,6 +40,12 @@ class Profile:
     service_ports: dict[str, int] = field(default_factory=dict)
 
     @property
+    def sandbox_port(self) -> int:
+        """The sandbox platform's port: 8199 for dev, beside the mongo port otherwise."""
+        default = 8199 if self.name == "dev" else self.mongo_port + 2
+        return _port("SANDBOX_PORT", default)
+
+    @property
     def run_dir(self) -> Path:
         return self.home / "run"
 
@@ -355,6 +361,23 @@ def service_env(p: Profile) -> dict[str, str]:
     return {"KAFKA_BOOTSTRAP_SERVERS": p.kafka_bootstrap, "MONGODB_URI": p.mongodb_uri}
 
 
+def sandbox_url(p: Profile) -> str:
+    """The sandbox social platform of this stack (deploy/local/sandbox_platform.py)."""
+    return f"http://127.0.0.1:{p.sandbox_port}"
+
+
+def start_sandbox(p: Profile) -> None:
+    """Start the sandbox platform the calendar publishes to (issue 9), unless it runs."""
+    if running_pid(p, "sandbox"):
+        return
+    if _port_open("127.0.0.1", p.sandbox_port):
+        raise StackError(f"port {p.sandbox_port} for the sandbox is taken; set SANDBOX_PORT")
+    typer.echo(f"[stack] starting the sandbox platform on {sandbox_url(p)}")
+    cmd = [sys.executable, "-m", "deploy.local.sandbox_platform", "--port", str(p.sandbox_port)]
+    _spawn(p, "sandbox", cmd)
+    _wait(p, "sandbox", lambda: _http_ok(f"{sandbox_url(p)}/healthz"), timeout=15)
+
+
 def _http_ok(url: str) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=2) as r:  # noqa: S310 - loopback only
@@ -365,7 +388,8 @@ def _http_ok(url: str) -> bool:
 
 def start_services(p: Profile) -> None:
     """Start the four services, then wait until each answers /readyz."""
-    env = service_env(p)
+    start_sandbox(p)
+    env = service_env(p) | {"CALENDAR_PUBLISH_SANDBOX_URL": sandbox_url(p)}
     for svc in SERVICES:
         if running_pid(p, svc):
             continue
@@ -391,6 +415,7 @@ def components(p: Profile) -> Iterator[tuple[str, str]]:
     yield "mongo", p.mongodb_uri
     for svc, port in p.service_ports.items():
         yield svc, f"http://127.0.0.1:{port}"
+    yield "sandbox", sandbox_url(p)
 
 
 def up(p: Profile, *, with_services: bool = True) -> None:
@@ -403,7 +428,7 @@ def up(p: Profile, *, with_services: bool = True) -> None:
 def down(p: Profile) -> list[str]:
     """Stop what this profile started, services first, by PID; return what was stopped."""
     stopped = []
-    for name in (*reversed(SERVICES), "kafka", "mongo"):
+    for name in (*reversed(SERVICES), "sandbox", "kafka", "mongo"):
         if _stop(p, name):
             stopped.append(name)
     return stopped
