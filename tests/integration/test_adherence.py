@@ -87,7 +87,7 @@ async def test_report_dropped_event_and_gauge(platform: Platform) -> None:
     weeks_met = sum(all(done[(m, p)] >= plan[(m, p)] for p in platforms) for m in MONDAYS)
     adherence = (Decimal(sum(kept.values())) / sum(plan.values())).quantize(Decimal("0.0001"))
 
-    march = {"from": "2027-03-01", "to": "2027-03-29"}
+    march = {"from": "2027-03-01", "to": "2027-03-29", "as_of": "2027-03-29T10:00:00Z"}
     r = await cal.get(f"/clients/{client_id}/adherence", params=march, headers=headers)
     assert r.status_code == 200, r.text
     report = r.json()
@@ -97,6 +97,7 @@ async def test_report_dropped_event_and_gauge(platform: Platform) -> None:
     assert totals["planned"] == sum(plan.values())
     assert totals["published"] == len(events)
     assert totals["kept"] == sum(kept.values()) == len(chosen)  # the extra kept nothing more
+    assert totals["upcoming"] == 0
     assert Decimal(totals["adherence"]) == adherence
     assert weeks_met == 2 and totals["weeks_met"] == 2 and totals["weeks_planned"] == 4
     assert Decimal(totals["consistency"]) == Decimal("0.5")
@@ -162,6 +163,8 @@ async def test_bad_ranges_and_other_agencies_are_refused(platform: Platform) -> 
     r = await cal.get(url, headers=headers)  # default: the last 4 complete weeks, none planned
     assert r.status_code == 200 and r.json()["totals"]["adherence"] is None
     assert len(r.json()["weeks"]) == 4
+    r = await cal.get(url, params={"as_of": "2027-03-01T00:00:00"}, headers=headers)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "as_of"]
 
 
 async def test_a_bad_published_event_is_dead_lettered_by_the_calendar(platform: Platform) -> None:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.calendar.adherence.monitor import AdherenceMonitor, AdherenceReport
 from services.calendar.adherence.score import monday
@@ -59,6 +59,13 @@ async def adherence(
             "(a Monday ends exactly there)",
         ),
     ] = None,
+    as_of: Annotated[
+        AwareDatetime | None,
+        Query(
+            description="Judge the plan as of this instant (default now): slots after it "
+            "are upcoming, not counted as planned"
+        ),
+    ] = None,
 ) -> AdherenceReport:
     """Planned slots vs published posts per ISO week (client's zone) and platform, the mix of
     pillars, types and stages against the strategy's targets, and consistency (README "Plan
@@ -73,7 +80,9 @@ async def adherence(
         raise unprocessable("query", "from", msg="must be before 'to' (or today's week)")
     if (last - first).days // 7 > MAX_WEEKS:
         raise unprocessable("query", "to", msg=f"at most {MAX_WEEKS} weeks after 'from'")
-    return await monitor.report(agency.tenant_id, client_id, client.timezone, first, last)
+    return await monitor.report(
+        agency.tenant_id, client_id, client.timezone, first, last, now=as_of
+    )
 
 
 @router.put("/clients/{client_id}/adherence/threshold")

@@ -91,11 +91,21 @@ class AdherenceMonitor:
         return self.settings.threshold
 
     async def report(
-        self, tenant_id: str, client_id: str, timezone: str, start: date, end: date
+        self,
+        tenant_id: str,
+        client_id: str,
+        timezone: str,
+        start: date,
+        end: date,
+        *,
+        now: datetime | None = None,
     ) -> AdherenceReport:
-        """Adherence over the ISO weeks from `start`'s to the one before `end` (Mondays)."""
+        """Adherence over the ISO weeks from `start`'s to the one before `end` (Mondays), as of
+        `now` (slots after it are upcoming, not judged)."""
         zone = ZoneInfo(timezone)
-        slots = await self.repo.planned(tenant_id, client_id, start.isoformat(), end.isoformat())
+        slots = await self.repo.planned(
+            tenant_id, client_id, start.isoformat(), end.isoformat(), now=now or utcnow()
+        )
         docs = await self.repo.published_between(
             tenant_id, client_id, _local_midnight(start, zone), _local_midnight(end, zone)
         )
@@ -150,7 +160,7 @@ class AdherenceMonitor:
     ) -> AdherenceReport:
         """Judge the client's last complete weeks; announce a drop below its threshold once."""
         start, end = self.judged_weeks(timezone, now)
-        report = await self.report(tenant_id, client_id, timezone, start, end)
+        report = await self.report(tenant_id, client_id, timezone, start, end, now=now)
         adherence = report.totals.adherence
         below = adherence is not None and adherence < report.threshold
         figures = {"adherence": adherence, "consistency": report.totals.consistency,

@@ -53,16 +53,20 @@ class AdherenceRepository:
         )  # fmt: skip
         return result.upserted_id is not None
 
-    async def planned(self, tenant_id: str, client_id: str, start: str, end: str) -> list[Planned]:
-        """The client's slots of local dates [start, end) (the planning index)."""
+    async def planned(
+        self, tenant_id: str, client_id: str, start: str, end: str, *, now: datetime
+    ) -> list[Planned]:
+        """The client's slots of local dates [start, end) (the planning index); those after
+        `now` are upcoming."""
         query = {"tenant_id": tenant_id, "client_id": client_id,
                  "local": {"$gte": start, "$lt": end}}  # fmt: skip
-        cursor = self.slots.find(query, {"platform": 1, "local_date": 1, "kind": 1})
+        cursor = self.slots.find(query, {"platform": 1, "local_date": 1, "kind": 1, "at": 1})
         return [
             Planned(
                 d["platform"],
                 date.fromisoformat(d["local_date"]),
                 d.get("kind") == SlotKind.REACTIVE,
+                d["at"] > now,
             )
             for d in await cursor.to_list(MAX_SLOTS)
         ]

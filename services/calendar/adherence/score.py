@@ -1,8 +1,9 @@
 """The adherence formulas, pure (no database): what was planned and what was published per ISO
 week and platform, and how they compare.
 
-- planned(w, p): the week's slots on platform p, reactive slots left out (they are open by
-  design: "leave room for real-time posts", not a promise to post);
+- planned(w, p): the week's slots on platform p whose instant has passed, reactive slots left
+  out (they are open by design: "leave room for real-time posts", not a promise to post);
+  slots still ahead are counted apart (`upcoming`): a week is not judged before it happens;
 - published(w, p): posts published for that week and platform (by their planned instant,
   read in the client's zone: a Sunday-evening post that went out at 00:01 Monday still
   belongs to the week it was planned for);
@@ -55,11 +56,13 @@ def percent(numerator: int, denominator: int) -> Decimal | None:
 
 @dataclass(frozen=True)
 class Planned:
-    """A slot: its platform and local date, and whether it is a reactive (open) one."""
+    """A slot: its platform and local date, whether it is a reactive (open) one, and whether
+    its instant is still ahead."""
 
     platform: str
     day: date
     reactive: bool = False
+    upcoming: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,6 +83,7 @@ class Cell(BaseModel):
     published: int
     kept: int = Field(description="min(published, planned)")
     adherence: Decimal | None = Field(description="kept / planned; null: nothing planned")
+    upcoming: int = Field(default=0, description="Slots still ahead (not judged yet).")
 
 
 class PlatformWeek(Cell):
@@ -139,21 +143,21 @@ def score(
     mondays: list[date], slots: Iterable[Planned], posts: Iterable[Published]
 ) -> tuple[Totals, list[Week], list[PlatformSummary]]:
     """Per week and platform, per platform over all weeks, and in total (formulas above)."""
-    planned: Counter[tuple[date, str]] = Counter(
-        (monday(s.day), s.platform) for s in slots if not s.reactive
-    )
+    slots = [s for s in slots if not s.reactive]
+    planned = Counter((monday(s.day), s.platform) for s in slots if not s.upcoming)
+    ahead = Counter((monday(s.day), s.platform) for s in slots if s.upcoming)
     published: Counter[tuple[date, str]] = Counter((monday(p.day), p.platform) for p in posts)
-    platforms = sorted({p for _, p in planned} | {p for _, p in published})
+    platforms = sorted({p for _, p in planned} | {p for _, p in published} | {p for _, p in ahead})
     weeks: list[Week] = []
     per_platform: dict[str, list[PlatformWeek]] = {p: [] for p in platforms}
     for start in mondays:
         rows = []
         for platform in platforms:
-            n, m = planned[(start, platform)], published[(start, platform)]
-            if n == 0 and m == 0:
+            n, m, u = (c[(start, platform)] for c in (planned, published, ahead))
+            if n == 0 and m == 0 and u == 0:
                 continue
             row = PlatformWeek.model_validate(
-                _cell(n, m) | {"platform": platform, "met": m >= n if n else None}
+                _cell(n, m) | {"platform": platform, "met": m >= n if n else None, "upcoming": u}
             )
             rows.append(row)
             per_platform[platform].append(row)
@@ -161,7 +165,7 @@ def score(
         met = all(r.met is not False for r in rows) if n else None
         weeks.append(
             Week(planned=n, published=m, kept=k, adherence=ratio(k, n), week=iso_week(start),
-                 start=start, met=met, platforms=rows)
+                 start=start, met=met, platforms=rows, upcoming=sum(r.upcoming for r in rows))
         )  # fmt: skip
     summaries = []
     for platform, rows in per_platform.items():
@@ -169,13 +173,14 @@ def score(
         with_plan = [r for r in rows if r.met is not None]
         summaries.append(
             PlatformSummary(planned=n, published=m, kept=k, adherence=ratio(k, n),
-                            platform=platform,
+                            platform=platform, upcoming=sum(r.upcoming for r in rows),
                             consistency=ratio(sum(bool(r.met) for r in with_plan), len(with_plan)))
         )  # fmt: skip
     planned_weeks = [w for w in weeks if w.met is not None]
     met_weeks = sum(bool(w.met) for w in planned_weeks)
     n, m, k = (sum(getattr(w, f) for w in weeks) for f in ("planned", "published", "kept"))
     totals = Totals(planned=n, published=m, kept=k, adherence=ratio(k, n),
+                    upcoming=sum(w.upcoming for w in weeks),
                     consistency=ratio(met_weeks, len(planned_weeks)), weeks_met=met_weeks,
                     weeks_planned=len(planned_weeks))  # fmt: skip
     return totals, weeks, summaries

@@ -79,6 +79,21 @@ def test_weeks_platforms_and_totals_as_worked_by_hand() -> None:
     assert (w1_fb.planned, w1_fb.published, w1_fb.met) == (2, 1, False)
 
 
+def test_slots_still_ahead_are_not_judged() -> None:
+    # the week so far: Monday's and Wednesday's Instagram slots passed (one published);
+    # Friday's is ahead: 1 kept of 2 planned = 0.5, not 1 of 3
+    slots = [Planned("instagram", day(1, 0)), Planned("instagram", day(1, 2)),
+             Planned("instagram", day(1, 4), upcoming=True)]  # fmt: skip
+    totals, weeks, platforms = score([W1], slots, [Published("instagram", day(1, 0))])
+    assert (totals.planned, totals.kept, totals.upcoming) == (2, 1, 1)
+    assert totals.adherence == Decimal("0.5") and weeks[0].met is False
+    assert platforms[0].upcoming == 1
+    # a week entirely ahead is not judged at all
+    ahead = [Planned("facebook", day(2, d), upcoming=True) for d in (1, 3)]
+    totals, weeks, _ = score([day(2, 0)], ahead, [])
+    assert totals.adherence is None and weeks[0].met is None and weeks[0].upcoming == 2
+
+
 def test_nothing_planned_is_not_defined_not_zero() -> None:
     totals, weeks, _ = score([W1], [], [Published("x", W1)])
     assert totals.adherence is None and totals.consistency is None
