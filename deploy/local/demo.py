@@ -246,11 +246,47 @@ async def run(profile: stack.Profile) -> dict[str, Any]:
             )
             console.print(f"  {spec['name']}: strategy {strategy['strategy_id']}, "
                           f"{generated['created']} slots in {first:%B %Y}")  # fmt: skip
+        await _adherence(call, base, report, first)
         report["metrics_text"] = {
             svc: (await http.get(f"{base[svc]}/metrics")).text for svc in stack.SERVICES
         }
         report["base"] = base
     return report
+
+
+async def _adherence(call: Any, base: dict[str, str], report: dict[str, Any], first: Any) -> None:
+    """Plan adherence per client (issue 9 item 7): this week (what publishing sent out) through
+    the generated month (planned, nothing published yet)."""
+    console.rule("[bold]Plan adherence: planned slots vs published posts")
+    today = datetime.now(UTC).date()
+    start = today - timedelta(days=today.weekday())
+    end = (first + timedelta(days=31)).replace(day=1)
+    for entry in report["clients"]:
+        cid = entry["client"]["client_id"]
+        entry["adherence"] = await call("GET", f"{base['calendar']}/clients/{cid}/adherence",
+                                        params={"from": start.isoformat(), "to": end.isoformat()})  # fmt: skip
+
+
+def print_adherence(report: dict[str, Any]) -> None:
+    table = Table("client", "ISO week", "planned", "published", "kept", "adherence", "met",
+                  "upcoming",
+                  title="Plan adherence (ISO weeks in the client's zone; planned = slots "
+                        "already due; kept = min(published, planned) per platform)")  # fmt: skip
+    for entry in report["clients"]:
+        adherence = entry.get("adherence")
+        if adherence is None:
+            continue
+        for week in adherence["weeks"]:
+            met = {True: "yes", False: "[red]no[/]", None: "-"}[week["met"]]
+            table.add_row(entry["client"]["name"], week["week"], str(week["planned"]),
+                          str(week["published"]), str(week["kept"]), week["adherence"] or "-",
+                          met, str(week["upcoming"]))  # fmt: skip
+        t = adherence["totals"]
+        table.add_row(f"[bold]{entry['client']['name']}[/]", "[bold]total[/]", str(t["planned"]),
+                      str(t["published"]), str(t["kept"]), t["adherence"] or "-",
+                      f"consistency {t['consistency'] or '-'}", str(t["upcoming"]),
+                      end_section=True)  # fmt: skip
+    console.print(table)
 
 
 def _strategy(start: Any, holidays: dict[str, str]) -> dict[str, Any]:
@@ -372,6 +408,7 @@ def print_summary(report: dict[str, Any]) -> None:
                     f"{_counter(text, 'socialops_messages_total', 'dead_lettered'):.0f}",
                     f"{report['base'][svc]}/docs", f"{report['base'][svc]}/metrics")  # fmt: skip
     console.print(ops)
+    print_adherence(report)
 
 
 def main() -> int:
