@@ -1,4 +1,4 @@
-"""Metrics storage: observations in buckets by client shard and day, and known posts.
+"""Metrics storage: observations in buckets by client shard and day (known posts: `post_facts.py`).
 
 An observation is stored once, inside a bucket document of collection `observation_buckets`:
 one bucket per (tenant, client shard, UTC day of `at`), Kafka partition and consumed
@@ -40,7 +40,6 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.metrics.ingest import SeriesState, state_from_document
-from shared.events import PostScheduled
 
 BUCKETS = "observation_buckets"
 INDEXES = {
@@ -49,7 +48,6 @@ INDEXES = {
     "posts": [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)])],
 }
 SHARDS = 64
-LOOKUP_CHUNK = 200  # ids per `$in`: the local server's `$in` cost grows with list x matches
 LOOKUP_CONCURRENCY = 32
 
 BucketKey = tuple[str, int, str]  # (tenant_id, shard, UTC day "YYYY-MM-DD")
@@ -61,11 +59,6 @@ LOCAL = -1
 def shard_of(client_id: str) -> int:
     """A client's shard: stable across processes and versions (unlike `hash`)."""
     return zlib.crc32(client_id.encode()) % SHARDS
-
-
-def post_key(tenant_id: str, post_id: str) -> str:
-    """A known post's identity: its tenant and its id (tenant ids hold no '|')."""
-    return f"{tenant_id}|{post_id}"
 
 
 def utc_day(at: datetime) -> str:
@@ -144,10 +137,6 @@ def bucket_documents(
     return buckets
 
 
-def _chunks(items: list[str], size: int = LOOKUP_CHUNK) -> list[list[str]]:
-    return [items[i : i + size] for i in range(0, len(items), size)]
-
-
 def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
     return all(doc.get(k) == v for k, v in query.items())
 
@@ -156,25 +145,6 @@ class MetricsRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.buckets = db[BUCKETS]
         self.posts = db["posts"]
-
-    async def upsert_post(self, event: PostScheduled) -> None:
-        """Remember a post (idempotent: keyed by tenant and post id, so one agency can neither
-        read nor overwrite another's post by naming its id)."""
-        await self.posts.update_one(
-            {"_id": post_key(event.tenant_id, event.post_id)},
-            {"$set": event.model_dump(exclude={"event_type", "event_version", "producer"})},
-            upsert=True,
-        )
-
-    async def posts_by_key(self, keys: set[str]) -> dict[str, dict[str, Any]]:
-        """Calendar facts of known posts (budget, pillar, content type), by `post_key`."""
-        found: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(sorted(keys)):
-            cursor = self.posts.find(
-                {"_id": {"$in": chunk}}, {"budget_id": 1, "pillar": 1, "content_type": 1}
-            )
-            found |= {d["_id"]: d async for d in cursor}
-        return found
 
     # writes and the hot path's reads --------------------------------------------------------
 
