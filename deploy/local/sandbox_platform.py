@@ -25,6 +25,7 @@ Control (no key needed: a local test double):
     GET  /_log              {"keys": {key: {"requests", "accepted", "created"}}, totals,
                              "statuses": {"201": n, "429": n, ...}}
     GET  /_log/{key}        one key's counts
+    GET  /_posts            {key: created_at (unix seconds)} of every post made
     POST /_config           {"fail_rate": 0.2, "rate_per_s": 50, "burst": 50} (any subset)
     POST /_reset            forget every post and count
     GET  /healthz
@@ -176,6 +177,8 @@ class Sandbox:
             return 200, {"status": "ok"}, {}
         if method == "GET" and parts == ["_log"]:
             return 200, self.log(), {}
+        if method == "GET" and parts == ["_posts"]:  # when each post was created (unix s)
+            return 200, {k: p["created_at"] for k, p in self.posts.items()}, {}
         if method == "GET" and len(parts) == 2 and parts[0] == "_log":
             return 200, vars(self.counts.get(parts[1], Counts())), {}
         if method == "POST" and parts == ["_config"]:

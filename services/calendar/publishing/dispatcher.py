@@ -50,6 +50,12 @@ OVERDUE_EVERY_S = 5.0
 GROUP_COMMIT_MAX = 1000
 
 
+def _conflict(error: Exception) -> bool:
+    """A transaction aborted by a concurrent write (retrying it is safe)."""
+    labels = getattr(error, "has_error_label", None)
+    return bool(labels and labels("TransientTransactionError")) or "conflict" in str(error).lower()
+
+
 class Recorder:
     """Group commit: attempts hand in their outcome and wait; one writer records everything
     handed in since its last write in one transaction. Batches grow with the arrival rate."""
@@ -108,14 +114,29 @@ class Dispatcher:
         self.rate = 0.0  # posts/s, smoothed
         self._freed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
+        self._claims = 0
+        self.boost = MIN_WINDOW
+        self.latency = 0.0  # seconds from claim to recorded, smoothed
         self.rng = random.Random()  # noqa: S311 - jitter, not crypto
 
     # ------------------------------------------------------------------ loop
 
     def window(self) -> int:
-        """Posts to hold: twice the measured rate times the window (room to grow), bounded."""
-        wanted = int(2 * self.rate * self.s.publish_window_s)
+        """Posts to hold in flight. Little's law: what the measured rate needs for the measured
+        time a post takes (claim to recorded), doubled for room to grow; and while claims come
+        back full (more is due than held), `boost` doubles each round, so a top-of-the-hour
+        burst is claimed in growing batches. Bounded by `publish_max_batch`."""
+        horizon = max(self.s.publish_window_s, self.latency)
+        wanted = max(int(2 * self.rate * horizon), self.boost)
         return max(MIN_WINDOW, min(self.s.publish_max_batch, wanted))
+
+    def _adapt(self, claimed: int, room: int) -> None:
+        """Grow while the due set is larger than the claims and posts still go out well within
+        their lease; shrink back once a claim finds less than it had room for."""
+        if claimed >= room and self.latency < self.s.publish_lease_s / 4:
+            self.boost = min(self.s.publish_max_batch, max(MIN_WINDOW, self.boost) * 2)
+        elif claimed < room:
+            self.boost = max(MIN_WINDOW, self.boost // 2)
 
     async def run(self) -> None:
         """Claim and publish until cancelled."""
@@ -149,6 +170,7 @@ class Dispatcher:
             await self._wait_freed(self.s.publish_idle_poll_s)
             return
         claim = await self._claim(room)
+        self._adapt(len(claim.posts), room)
         if len(claim.posts) >= room:
             return  # more may be due: claim again as soon as there is room
         pause = self.s.publish_idle_poll_s
@@ -159,15 +181,22 @@ class Dispatcher:
             await self._wait_freed(pause)
 
     async def _claim(self, limit: int) -> Claim:
-        for attempt in range(3):
+        """Claim from the oldest end, or (every other claim, and after a write conflict with
+        another dispatcher) from the newest end of the due posts: processes claiming at the
+        same moment then mostly take different posts instead of aborting each other."""
+        self._claims += 1
+        newest_first = self._claims % 2 == 0
+        for attempt in range(4):
             try:
                 claim = await self.repo.claim(
-                    owner=self.owner, now=utcnow(), limit=limit, lease_s=self.s.publish_lease_s
-                )
+                    owner=self.owner, now=utcnow(), limit=limit,
+                    lease_s=self.s.publish_lease_s, newest_first=newest_first,
+                )  # fmt: skip
                 break
             except Exception as e:  # a write conflict with another dispatcher: try again
-                if attempt == 2 or "conflict" not in str(e).lower():
+                if attempt == 3 or not _conflict(e):
                     raise
+                newest_first = not newest_first
                 await asyncio.sleep(self.rng.uniform(0.005, 0.05))
         if claim.posts:
             POSTS_CLAIMED.inc(len(claim.posts))
@@ -233,6 +262,7 @@ class Dispatcher:
                 self.accounts.pop(account, None)
                 if self.blocked_until.get(account, 0.0) <= time.monotonic():
                     self.blocked_until.pop(account, None)
+            self.latency = 0.9 * self.latency + 0.1 * (time.monotonic() - claim.at)
             self._release(1)
 
     async def _publish(self, doc: dict[str, Any], claim: Claim) -> None:

@@ -13,13 +13,14 @@ its `lease_until` has passed (`due`: waiting for a retry's time after a transien
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -56,6 +57,7 @@ class Claim:
     token: str
     until: datetime
     posts: list[dict[str, Any]]
+    at: float = field(default_factory=time.monotonic)  # when claimed (this process's clock)
 
 
 @dataclass(frozen=True)
@@ -88,52 +90,64 @@ class PublishingRepository:
 
     # ------------------------------------------------------------------ dispatcher
 
-    async def claim(self, *, owner: str, now: datetime, limit: int, lease_s: float) -> Claim:
+    async def claim(
+        self, *, owner: str, now: datetime, limit: int, lease_s: float, newest_first: bool = False
+    ) -> Claim:
         """Take up to `limit` claimable posts (expired leases and retries whose time came
         first, then due ones oldest first) and hand them to this publisher, in one
         transaction: each post one conditional write to `publishing` (a fresh one passes
         through due: its `PostDue` is staged with it; one taken over or retried was announced
-        before), its attempts counted and its lease set."""
+        before), its attempts counted and its lease set. `newest_first` takes the due posts
+        from the other end, so processes claiming at once mostly take different posts."""
         token = uuid.uuid4().hex
         until = now + timedelta(seconds=lease_s)
         changes = {"status": PUBLISHING, "lease": {"owner": owner, "token": token},
                    "lease_until": until}  # fmt: skip
-        async with mongo.transaction(self.runtime.mongo) as s:
-            expired = (
-                await self.posts.find(
-                    {"status": {"$in": HELD}, "lease_until": {"$lte": now}}, session=s
-                )
-                .sort("lease_until", ASCENDING)
-                .to_list(limit)
+        # candidates are read outside the transaction (short transactions hold the database
+        # least); the writes re-check that each is still claimable
+        expired = (
+            await self.posts.find({"status": {"$in": HELD}, "lease_until": {"$lte": now}})
+            .sort("lease_until", ASCENDING)
+            .to_list(limit)
+        )
+        fresh = []
+        if len(expired) < limit:
+            fresh = (
+                await self.posts.find({"status": SCHEDULED, "scheduled_at": {"$lte": now}})
+                .sort("scheduled_at", DESCENDING if newest_first else ASCENDING)
+                .to_list(limit - len(expired))
             )
-            fresh = []
-            if len(expired) < limit:
-                fresh = (
-                    await self.posts.find(
-                        {"status": SCHEDULED, "scheduled_at": {"$lte": now}}, session=s
-                    )
-                    .sort("scheduled_at", ASCENDING)
-                    .to_list(limit - len(expired))
-                )
+        if not expired and not fresh:
+            return Claim(token, until, [])
+        async with mongo.transaction(self.runtime.mongo) as s:
+            taken = 0
             if expired:
-                await self.posts.update_many(
+                result = await self.posts.update_many(
                     {"_id": {"$in": [d["_id"] for d in expired]}, "status": {"$in": HELD},
                      "lease_until": {"$lte": now}},
                     {"$set": changes, "$inc": {"version": 1, "attempts": 1}},
                     session=s,
                 )  # fmt: skip
+                taken += result.modified_count
             if fresh:
-                await self.posts.update_many(
-                    {"_id": {"$in": [d["_id"] for d in fresh]}, "status": SCHEDULED},
+                result = await self.posts.update_many(
+                    {
+                        "_id": {"$in": [d["_id"] for d in fresh]},
+                        "status": SCHEDULED,
+                        "scheduled_at": {"$lte": now},
+                    },
                     {"$set": changes | {"due_at": now}, "$inc": {"version": 1, "attempts": 1}},
                     session=s,
                 )
-                await self._stage(s, [lifecycle.due(d) for d in fresh])
-        posts = [
-            d | changes | {"version": d.get("version", 1) + 1,
-                           "attempts": int(d.get("attempts") or 0) + 1}
-            for d in expired + fresh
-        ]  # fmt: skip
+                taken += result.modified_count
+            # the posts as claimed (an edit between the read and the claim is seen here)
+            was_fresh = {d["_id"] for d in fresh}
+            ids = [d["_id"] for d in expired + fresh]
+            posts = await self.posts.find(
+                {"_id": {"$in": ids}, "lease.token": token}, session=s
+            ).to_list(None) if taken else []  # fmt: skip
+            fresh = [d for d in posts if d["_id"] in was_fresh]
+            await self._stage(s, [lifecycle.due(d) for d in fresh])
         if fresh:
             self.runtime.outbox.kick()
         return Claim(token, until, posts)

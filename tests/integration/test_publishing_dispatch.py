@@ -1,0 +1,259 @@
+"""Several calendar processes dispatch together (real subprocesses: `python -m services.calendar`
+against the real broker and database, publishing to the sandbox platform in its own process):
+5,000 due posts, each published exactly once on the sandbox (its idempotency log), once each
+on Kafka; and the same with one process SIGKILLed mid-dispatch: its claims are taken over
+after their lease, still nothing posted twice."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from shared import mongo, topics
+from shared.auth import AgencyDirectory
+from tests.integration.conftest import Infra, delete_topics, eventually
+from tests.integration.test_publishing_lifecycle import free_port, start_sandbox
+
+POSTS = int(os.environ.get("SOCIALOPS_TEST_PUBLISH_POSTS", "5000"))
+LEASE_S = 10.0
+pytestmark = pytest.mark.timeout(600)
+
+
+@dataclass
+class Fleet:
+    """Calendar processes sharing one database and topic prefix, and the sandbox."""
+
+    infra: Infra
+    prefix: str
+    sandbox: str
+    logs: Path
+    procs: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def env(self, port: int) -> dict[str, str]:
+        return {
+            **os.environ,
+            "KAFKA_BOOTSTRAP_SERVERS": self.infra.bootstrap,
+            "MONGODB_URI": self.infra.mongodb_uri,
+            "SOCIALOPS_TOPIC_PREFIX": self.prefix,
+            "SOCIALOPS_TENANCY_DATABASE": f"{self.prefix}tenancy",
+            "SOCIALOPS_TOPIC_PARTITIONS": "2",
+            "SOCIALOPS_LOG_LEVEL": "WARNING",
+            "CALENDAR_DATABASE": f"{self.prefix}calendar",
+            "CALENDAR_PORT": str(port),
+            "CALENDAR_PUBLISH_SANDBOX_URL": self.sandbox,
+            "CALENDAR_PUBLISH_LEASE_S": str(LEASE_S),
+            "CALENDAR_PUBLISH_TIMEOUT_S": "5",
+            "CALENDAR_PUBLISH_IDLE_POLL_S": "0.1",
+        }
+
+    async def start(self, n: int) -> None:
+        ports = [free_port() for _ in range(n)]
+        for i, port in enumerate(ports):
+            out = (self.logs / f"calendar-{i}.log").open("wb")
+            self.procs.append(
+                subprocess.Popen(  # noqa: ASYNC220 - started once, not awaited
+                    [sys.executable, "-m", "services.calendar"],
+                    env=self.env(port),
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        async with httpx.AsyncClient() as http:
+
+            async def ready() -> bool:
+                for port in ports:
+                    try:
+                        r = await http.get(f"http://127.0.0.1:{port}/readyz", timeout=1)
+                    except httpx.HTTPError:
+                        return False
+                    if r.status_code != 200:
+                        return False
+                return True
+
+            await eventually(ready, timeout=45, interval=0.3)
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture
+async def fleet(infra: Infra, tmp_path: Path) -> AsyncIterator[Fleet]:
+    sandbox, url = start_sandbox()
+    fleet = Fleet(infra, f"t{uuid.uuid4().hex[:10]}_", url, tmp_path)
+    try:
+        yield fleet
+    finally:
+        fleet.stop()  # before the databases go: no process writes into a dropped database
+        sandbox.terminate()
+        sandbox.wait(10)
+        client = mongo.connect(infra.mongodb_uri, app_name="tests")
+        for db in ("calendar", "tenancy"):
+            await client.drop_database(f"{fleet.prefix}{db}")
+        await client.close()
+        await delete_topics(infra.bootstrap, fleet.prefix)
+
+
+async def seed(fleet: Fleet, count: int) -> list[str]:
+    """`count` posts due now for 250 clients (several platforms), written as the API does."""
+    client = mongo.connect(fleet.infra.mongodb_uri, app_name="tests")
+    agency, _ = await AgencyDirectory(client[f"{fleet.prefix}tenancy"]).create_agency("Peak")
+    now = datetime.now(UTC)
+    platforms = ("instagram", "facebook", "linkedin", "tiktok")
+    docs = [
+        {
+            "_id": f"po-{i:06d}",
+            "post_id": f"po-{i:06d}",
+            "tenant_id": agency.tenant_id,
+            "client_id": f"cl-{i % 250:04d}",
+            "platform": platforms[i % len(platforms)],
+            "scheduled_at": now,
+            "local_time": now.isoformat(),
+            "timezone": "UTC",
+            "content_type": "post",
+            "pillar": None,
+            "caption": f"post {i}",
+            "paid": False,
+            "budget_id": None,
+            "status": "scheduled",
+            "created_at": now,
+            "version": 1,
+        }
+        for i in range(count)
+    ]
+    await client[f"{fleet.prefix}calendar"].posts.insert_many(docs)
+    await client.close()
+    return [d["_id"] for d in docs]
+
+
+async def sandbox_log(fleet: Fleet) -> dict[str, Any]:
+    async with httpx.AsyncClient() as http:
+        data: dict[str, Any] = (await http.get(f"{fleet.sandbox}/_log", timeout=10)).json()
+        return data
+
+
+async def published_count(fleet: Fleet) -> int:
+    client = mongo.connect(fleet.infra.mongodb_uri, app_name="tests")
+    try:
+        posts = client[f"{fleet.prefix}calendar"].posts
+        return await posts.count_documents({"status": "published"})
+    finally:
+        await client.close()
+
+
+async def lifecycle_events(fleet: Fleet, expect: int) -> list[dict[str, Any]]:
+    consumer = AIOKafkaConsumer(
+        fleet.prefix + topics.POST_LIFECYCLE,
+        bootstrap_servers=fleet.infra.bootstrap,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    events: list[dict[str, Any]] = []
+    try:
+        deadline = time.monotonic() + 30
+        while len(events) < expect and time.monotonic() < deadline:
+            for part in (await consumer.getmany(timeout_ms=300)).values():
+                events.extend(json.loads(r.value) for r in part)
+    finally:
+        await consumer.stop()
+    return events
+
+
+async def attempts_by_post(fleet: Fleet) -> dict[str, int]:
+    client = mongo.connect(fleet.infra.mongodb_uri, app_name="tests")
+    try:
+        cursor = client[f"{fleet.prefix}calendar"].posts.find({}, {"attempts": 1})
+        return {d["_id"]: d.get("attempts", 0) async for d in cursor}
+    finally:
+        await client.close()
+
+
+async def owners(fleet: Fleet) -> Counter[str]:
+    client = mongo.connect(fleet.infra.mongodb_uri, app_name="tests")
+    try:
+        cursor = client[f"{fleet.prefix}calendar"].posts.find({}, {"published_by": 1})
+        return Counter([d.get("published_by") async for d in cursor])
+    finally:
+        await client.close()
+
+
+async def test_two_processes_publish_5000_due_posts_once_each(fleet: Fleet) -> None:
+    await fleet.start(2)
+    ids = await seed(fleet, POSTS)
+
+    async def all_out() -> bool:
+        return await published_count(fleet) == POSTS
+
+    await eventually(all_out, timeout=420, interval=0.5)
+    log = await sandbox_log(fleet)
+    assert log["created"] == POSTS
+    assert all(log["keys"][k]["created"] == 1 for k in ids)
+    attempts = await attempts_by_post(fleet)
+    # never handed to two publishers: every request the sandbox saw is an attempt the
+    # database counted for that post (a second one only after a recorded failure)
+    assert [k for k in ids if log["keys"][k]["requests"] != attempts[k]] == []
+    by = await owners(fleet)
+    assert len(by) == 2 and min(by.values()) > POSTS // 10, by  # both processes took a share
+
+    retried = sum(attempts[k] - 1 for k in ids)
+    events = await lifecycle_events(fleet, expect=2 * POSTS + retried)
+    kinds = Counter((e["event_type"], e["post_id"]) for e in events)
+    assert len(events) == 2 * POSTS + retried
+    assert all(kinds[("PostDue", i)] == 1 and kinds[("PostPublished", i)] == 1 for i in ids)
+    assert all(kinds[("PostFailed", i)] == attempts[i] - 1 for i in ids)
+
+
+async def test_a_process_killed_mid_dispatch_leaves_nothing_stuck(fleet: Fleet) -> None:
+    await fleet.start(2)
+    ids = await seed(fleet, POSTS)
+
+    async def some_out() -> bool:
+        return (await sandbox_log(fleet))["created"] >= POSTS // 5
+
+    await eventually(some_out, timeout=60, interval=0.2)
+    victim = fleet.procs[0]
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(10)
+    killed_at = await published_count(fleet)
+    assert killed_at < POSTS  # it died mid-dispatch
+
+    async def all_out() -> bool:
+        return await published_count(fleet) == POSTS
+
+    await eventually(all_out, timeout=420, interval=0.5)
+    log = await sandbox_log(fleet)
+    assert log["created"] == POSTS
+    assert all(log["keys"][k]["created"] == 1 for k in ids)
+    # only posts in flight at the kill were sent again (and deduped by their idempotency key)
+    resent = [k for k in ids if log["keys"][k]["requests"] > 1]
+    assert len(resent) <= 2_000, len(resent)
+
+    events = await lifecycle_events(fleet, expect=2 * POSTS)
+    published = Counter(e["post_id"] for e in events if e["event_type"] == "PostPublished")
+    assert set(published) == set(ids)
+    # an event the dead process sent but did not mark sent is relayed again with its event id
+    distinct = {(e["post_id"], e["event_id"]) for e in events if e["event_type"] == "PostPublished"}
+    assert len(distinct) == POSTS
