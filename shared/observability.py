@@ -7,7 +7,14 @@ from __future__ import annotations
 from functools import cache
 
 from faststream.kafka.prometheus import KafkaPrometheusMiddleware
-from prometheus_client import REGISTRY, CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 # One process runs one service, so the default registry is that service's registry.
 registry: CollectorRegistry = REGISTRY
@@ -50,3 +57,52 @@ def kafka_prometheus(service: str) -> KafkaPrometheusMiddleware:
 def exposition() -> bytes:
     """The text the `/metrics` route serves."""
     return generate_latest(registry)
+
+
+# --------------------------------------------------------------------------- operations (issue 12)
+# Measured by `shared.ops`; label values are bounded (see its docstring for the series budget).
+CONSUMER_LAG = Gauge(
+    "socialops_kafka_consumer_lag",
+    "Messages behind per consumer group, topic and partition: the broker's log end offset minus "
+    "the group's committed offset, read from the broker every probe interval.",
+    ["service", "group", "topic", "partition"],
+    registry=registry,
+)
+LAG_PROBE_FAILURES = Counter(
+    "socialops_ops_probe_failures_total",
+    "Lag/outbox probes that failed (broker or database unreachable).",
+    ["service"],
+    registry=registry,
+)
+OUTBOX_BACKLOG = Gauge(
+    "socialops_outbox_backlog",
+    "Outbox entries staged but not yet relayed to Kafka.",
+    ["service"],
+    registry=registry,
+)
+OUTBOX_OLDEST_AGE = Gauge(
+    "socialops_outbox_oldest_age_seconds",
+    "Age of the oldest outbox entry not yet relayed (0 when the outbox is empty).",
+    ["service"],
+    registry=registry,
+)
+DEAD_LETTERS = Counter(
+    "socialops_dead_letters_total",
+    "Messages dead-lettered, by source topic and reason kind (undecodable, schema_invalid, "
+    "unknown_schema, unknown_tenant, not_stored, other).",
+    ["service", "topic", "reason"],
+    registry=registry,
+)
+HTTP_REQUESTS = Counter(
+    "socialops_http_requests_total",
+    "HTTP requests by route template, method and status class (2xx..5xx).",
+    ["service", "route", "method", "status"],
+    registry=registry,
+)
+HTTP_REQUEST_SECONDS = Histogram(
+    "socialops_http_request_duration_seconds",
+    "HTTP request latency by route template.",
+    ["service", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=registry,
+)
