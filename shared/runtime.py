@@ -26,6 +26,7 @@ from shared.broker import ensure_topics, make_broker
 from shared.delivery import DeadLetters, PermanentError
 from shared.http_limits import AGENCY_STATE, MISSING_KEY, HttpLimits, RequestGuard, api_key
 from shared.observability import exposition
+from shared.ops import HttpMetrics, OpsProbe
 from shared.settings import ServiceSettings
 from shared.topics import Topics
 
@@ -44,6 +45,7 @@ class Runtime:
     topics: Topics
     outbox: outbox.Outbox
     background: list[asyncio.Task[None]] = field(default_factory=list)
+    consumer_groups: set[str] = field(default_factory=set)  # whose lag the ops probe reads
 
     @property
     def dead_letters(self) -> DeadLetters:
@@ -69,7 +71,9 @@ class Runtime:
     def group(self, name: str) -> str:
         """A consumer group id for this deployment: prefixed like its topics, so environments
         sharing a cluster never share (and rebalance) a group."""
-        return self.settings.topic_prefix + name
+        group = self.settings.topic_prefix + name
+        self.consumer_groups.add(group)
+        return group
 
     async def require_tenant(self, tenant_id: str) -> None:
         """Reject (dead-letter) an event whose tenant is no known agency."""
@@ -87,6 +91,13 @@ class Runtime:
         )
         await self.broker.start()
         self.background.append(asyncio.create_task(self.outbox.run(), name="outbox-relay"))
+        probe = OpsProbe(
+            service=self.settings.service_name,
+            bootstrap=self.settings.kafka_bootstrap_servers,
+            groups=self.consumer_groups,
+            outbox=self.outbox.collection,
+        )
+        self.background.append(asyncio.create_task(probe.run(), name="ops-probe"))
         gc.freeze()  # what start-up built lives as long as the process: never scan it again
 
     async def stop(self) -> None:
@@ -169,6 +180,7 @@ def create_http_app(
         authenticate=runtime.directory.authenticate,
         limits=HttpLimits.from_settings(runtime.settings),
     )
+    app.add_middleware(HttpMetrics, service=runtime.settings.service_name)
     for router in routers:
         app.include_router(router)
 
