@@ -30,6 +30,7 @@ from shared import topics
 from shared.envelope import unreadable_schema
 from shared.logs import correlation_id
 from shared.observability import DELIVERY_OUTCOMES, TRANSIENT_FAILURES
+from shared.ops import count_dead_letter
 
 if TYPE_CHECKING:
     from aiokafka import ConsumerRecord
@@ -107,6 +108,7 @@ class DeadLetters:
             correlation_id=correlation_id or _header(record, "correlation_id"),
         )
         DELIVERY_OUTCOMES.labels(self.service, record.topic, "dead_lettered").inc()
+        count_dead_letter(self.service, record.topic, reason)
         log.warning(
             "dead-lettered %s[%s]@%s: %s",
             record.topic,
