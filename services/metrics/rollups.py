@@ -25,6 +25,7 @@ class GroupBy(StrEnum):
     POST = "post"
     CONTENT_TYPE = "content_type"
     PILLAR = "pillar"
+    STAGE = "stage"  # customer-journey stage of the post (from the calendar)
     ACCOUNT = "account"
     ENTITY_LEVEL = "entity_level"
     DAY = "day"
@@ -39,6 +40,7 @@ FIELD: dict[GroupBy, str | None] = {
     GroupBy.POST: "post_id",
     GroupBy.CONTENT_TYPE: "content_type",
     GroupBy.PILLAR: "pillar",
+    GroupBy.STAGE: "stage",
     GroupBy.ACCOUNT: "account_id",
     GroupBy.ENTITY_LEVEL: "entity_level",
     GroupBy.DAY: "day",

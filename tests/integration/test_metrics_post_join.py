@@ -123,6 +123,11 @@ async def test_observation_by_platform_post_id_joins_the_calendar_post(
         "post-2": "12",
         None: "5",
     }
+    by_stage = await kpis(platform, headers, client_id="cl-1", group_by="stage")
+    assert {g["key"]: g["totals"]["likes"] for g in by_stage["groups"]} == {
+        "awareness": "30",
+        None: "17",  # post-2 was published without a stage, the native post has none
+    }
     [joined] = await platform.observations(tenant, entity_id="17900000001")
     assert joined["stage"] == "awareness" and joined["post_id"] == "post-1"
     [foreign] = await platform.observations(other)
