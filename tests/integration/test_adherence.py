@@ -167,6 +167,16 @@ async def test_bad_ranges_and_other_agencies_are_refused(platform: Platform) -> 
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "as_of"]
 
 
+async def test_one_process_sweeps_per_interval(platform: Platform) -> None:
+    repo = platform.apps["calendar"].state.adherence.repo
+    hour = timedelta(hours=1)
+    t0 = datetime.now(UTC) + 10 * hour  # after the lease this app's own sweep took at start
+    assert await repo.claim_sweep(owner="a", now=t0, until=t0 + hour)
+    assert not await repo.claim_sweep(owner="b", now=t0 + hour / 2, until=t0 + 2 * hour)
+    assert await repo.claim_sweep(owner="b", now=t0 + hour, until=t0 + 2 * hour)
+    assert not await repo.claim_sweep(owner="a", now=t0 + hour, until=t0 + 2 * hour)
+
+
 async def test_a_bad_published_event_is_dead_lettered_by_the_calendar(platform: Platform) -> None:
     tenant, _ = await platform.new_agency()
     payload = {"event_type": "PostPublished", "tenant_id": tenant, "producer": "calendar",

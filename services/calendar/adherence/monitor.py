@@ -2,14 +2,17 @@
 its zone (`report`), and the evaluation of its last complete weeks against its threshold
 (`evaluate`): a client that falls below gets one `AdherenceDropped` (calendar.adherence.v1),
 staged in the outbox in the same transaction as its state, and none again until it has been
-back above. Every calendar process sweeps every client each `sweep_interval_s` (a week that
-ends short of its plan is only seen by time passing); a late `PostPublished` for a judged week
-re-evaluates its client at once (`handlers.py`)."""
+back above. One calendar process at a time (a lease in `adherence_sweeps`) sweeps every client
+each `sweep_interval_s` (a week that ends short of its plan is only seen by time passing); a
+late `PostPublished` for a judged week re-evaluates its client at once (`handlers.py`)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
+import uuid
 from collections import Counter
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -220,12 +223,22 @@ class AdherenceMonitor:
         return sum(evaluated.values())
 
     async def run(self) -> None:
-        """Sweep at start and every `sweep_interval_s` (cancelled on shutdown)."""
+        """Set the gauge from the stored states, then sweep whenever this process holds the
+        sweep lease (at most once per `sweep_interval_s` across processes); cancelled on
+        shutdown."""
+        owner = f"{os.uname().nodename}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        interval = self.settings.sweep_interval_s
+        with contextlib.suppress(Exception):  # the database may still be starting
+            for tenant_id, n in (await self.repo.below_by_tenant()).items():
+                metrics.CLIENTS_BELOW.labels(tenant_id).set(n)
         while True:
             try:
-                await self.sweep()
+                now = utcnow()
+                until = now + timedelta(seconds=interval)
+                if await self.repo.claim_sweep(owner=owner, now=now, until=until):
+                    await self.sweep()
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("adherence sweep failed; will retry")
-            await asyncio.sleep(self.settings.sweep_interval_s)
+            await asyncio.sleep(min(interval, 60.0))

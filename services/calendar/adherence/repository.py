@@ -11,6 +11,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.calendar.adherence.score import Planned
 from services.calendar.planning.models import SlotKind
@@ -18,6 +19,7 @@ from shared.events import PostPublished
 
 PUBLISHED = "adherence_published"
 STATES = "adherence_states"
+SWEEPS = "adherence_sweeps"
 INDEXES = {
     PUBLISHED: [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING),
                             ("scheduled_at", ASCENDING)])],
@@ -36,6 +38,27 @@ class AdherenceRepository:
         self.states = db[STATES]
         self.slots = db["slots"]
         self.clients = db["clients"]
+        self.sweeps = db[SWEEPS]
+
+    async def claim_sweep(self, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Take the sweep until `until` unless another process holds it (one sweep per
+        interval across every calendar process)."""
+        try:
+            await self.sweeps.update_one(
+                {"_id": "sweep", "until": {"$lte": now}},
+                {"$set": {"until": until, "owner": owner}},
+                upsert=True,
+            )
+        except DuplicateKeyError:  # held by another process
+            return False
+        return True
+
+    async def below_by_tenant(self) -> dict[str, int]:
+        """Clients below their threshold per tenant, as last evaluated (for the gauge)."""
+        cursor = await self.states.aggregate(
+            [{"$match": {"below": True}}, {"$group": {"_id": "$tenant_id", "n": {"$sum": 1}}}]
+        )
+        return {d["_id"]: d["n"] async for d in cursor}
 
     async def record(self, event: PostPublished) -> bool:
         """Remember a published post (a replay changes nothing); True when it was new."""
