@@ -16,6 +16,7 @@ from shared import topics
 from shared.broker import at_least_once
 from shared.delivery import PermanentError
 from shared.events import POST_LIFECYCLE_EVENTS, PostPublished
+from shared.lru import BoundedCache
 from shared.runtime import Runtime
 
 GROUP = "calendar-adherence"
@@ -28,6 +29,18 @@ def build_router(
     clients: CalendarRepository,
 ) -> KafkaRouter:
     router = KafkaRouter()
+    zones: BoundedCache[tuple[str, str], str] = BoundedCache(100_000, 300.0)
+
+    async def zone_of(tenant_id: str, client_id: str) -> str | None:
+        """The client's time zone (cached: read once per client, not per published post)."""
+        zone = zones.get((tenant_id, client_id))
+        if zone is None:
+            client = await clients.get_client(tenant_id, client_id)
+            if client is None:
+                return None
+            zone = client.timezone
+            zones.put((tenant_id, client_id), zone)
+        return zone
 
     @router.subscriber(topics.POST_LIFECYCLE, **at_least_once(runtime.group(GROUP)))
     async def on_post_lifecycle(body: dict[str, Any]) -> None:
@@ -41,12 +54,11 @@ def build_router(
         await runtime.require_tenant(event.tenant_id)
         if not await repo.record(event):
             return  # a replay
-        client = await clients.get_client(event.tenant_id, event.client_id)
-        if client is None:
+        zone = await zone_of(event.tenant_id, event.client_id)
+        if zone is None:
             return  # a client this calendar does not know: nothing planned to compare with
-        start, end = monitor.judged_weeks(client.timezone)
-        local = event.scheduled_at.astimezone(monitor.zone(client.timezone)).date()
-        if start <= local < end:
-            await monitor.evaluate(event.tenant_id, event.client_id, client.timezone)
+        start, end = monitor.judged_weeks(zone)
+        if start <= event.scheduled_at.astimezone(monitor.zone(zone)).date() < end:
+            await monitor.evaluate(event.tenant_id, event.client_id, zone)
 
     return router

@@ -21,6 +21,7 @@ from pymongo.errors import BulkWriteError
 
 from services.calendar.webhooks.models import DeliveryStatus, SubscriptionStatus
 from shared import mongo
+from shared.lru import BoundedCache
 
 SUBSCRIPTIONS = "webhook_subscriptions"
 DELIVERIES = "webhook_deliveries"
@@ -47,10 +48,18 @@ def delivery_id(subscription_id: str, event_id: str) -> str:
     return f"{subscription_id}:{event_id}"
 
 
+ActiveSubscription = tuple[str, frozenset[str], frozenset[str]]  # id, event types, clients
+
+
 class WebhookRepository:
-    def __init__(self, db: AsyncDatabase[Any]) -> None:
+    def __init__(self, db: AsyncDatabase[Any], *, cache_ttl_s: float = 5.0) -> None:
         self.subscriptions = db[SUBSCRIPTIONS]
         self.deliveries = db[DELIVERIES]
+        # every lifecycle event asks which subscriptions want it: most tenants have none, so
+        # a tenant's active subscriptions are cached briefly (changes here drop the entry)
+        self._active: BoundedCache[str, list[ActiveSubscription]] = BoundedCache(
+            10_000, cache_ttl_s
+        )
 
     # subscriptions ---------------------------------------------------------------------------
 
@@ -68,6 +77,7 @@ class WebhookRepository:
             **fields,
         }
         await self.subscriptions.insert_one(doc)
+        self._active.pop(tenant_id)
         return doc
 
     async def get(self, tenant_id: str, sub_id: str) -> dict[str, Any] | None:
@@ -78,15 +88,22 @@ class WebhookRepository:
         return await cursor.to_list(limit)
 
     async def matching(self, tenant_id: str, event_type: str, client_id: str | None) -> list[str]:
-        """Ids of the tenant's active subscriptions that want this event."""
-        query: dict[str, Any] = {
-            "tenant_id": tenant_id,
-            "status": SubscriptionStatus.ACTIVE.value,
-            "event_types": event_type,
-        }
-        if client_id is not None:
-            query["$or"] = [{"client_ids": []}, {"client_ids": client_id}]
-        return [d["_id"] async for d in self.subscriptions.find(query, {"_id": 1})]
+        """Ids of the tenant's active subscriptions that want this event (a subscription
+        made in another process is seen within the cache's time to live)."""
+        active = self._active.get(tenant_id)
+        if active is None:
+            query = {"tenant_id": tenant_id, "status": SubscriptionStatus.ACTIVE.value}
+            cursor = self.subscriptions.find(query, {"event_types": 1, "client_ids": 1})
+            active = [
+                (d["_id"], frozenset(d["event_types"]), frozenset(d.get("client_ids") or ()))
+                async for d in cursor
+            ]
+            self._active.put(tenant_id, active)
+        return [
+            sub_id
+            for sub_id, types, clients in active
+            if event_type in types and (not clients or client_id is None or client_id in clients)
+        ]
 
     async def update(self, tenant_id: str, sub_id: str, changes: dict[str, Any]) -> bool:
         result = await self.subscriptions.update_one(
@@ -97,6 +114,7 @@ class WebhookRepository:
     async def delete(self, tenant_id: str, sub_id: str) -> bool:
         """Delete a subscription; its deliveries not yet made are cancelled (the log stays)."""
         result = await self.subscriptions.delete_one({"_id": sub_id, "tenant_id": tenant_id})
+        self._active.pop(tenant_id)
         if result.deleted_count:
             await self.deliveries.update_many(
                 {"tenant_id": tenant_id, "subscription_id": sub_id,
@@ -114,6 +132,7 @@ class WebhookRepository:
         )  # fmt: skip
         if not result.matched_count:
             return False
+        self._active.pop(tenant_id)
         await self.deliveries.update_many(
             {"tenant_id": tenant_id, "subscription_id": sub_id,
              "status": DeliveryStatus.SUSPENDED.value},
@@ -145,6 +164,7 @@ class WebhookRepository:
         )
         if not result.modified_count:
             return False
+        self._active.clear()  # rare; the tenant is not at hand here
         await self.deliveries.update_many(
             {"subscription_id": sub_id, "status": DeliveryStatus.PENDING.value},
             {"$set": {"status": DeliveryStatus.SUSPENDED.value}},

@@ -28,6 +28,10 @@ class WebhookSettings(BaseSettings):
         default=60.0, gt=0, description="A claimed delivery is claimed again after this long if "
         "its sender died (so it must exceed timeout_s)."
     )  # fmt: skip
+    subscription_cache_s: float = Field(
+        default=5.0, ge=0, description="How long a process caches a tenant's active "
+        "subscriptions (a new one elsewhere receives events from this long after it is made)."
+    )  # fmt: skip
     rotation_overlap_s: int = Field(
         default=24 * 3600, ge=0, description="After a rotation, the old secret signs too this long."
     )

@@ -29,7 +29,7 @@ class Webhooks:
     @classmethod
     def build(cls, runtime: Runtime, settings: WebhookSettings | None = None) -> Webhooks:
         settings = settings or WebhookSettings()
-        repo = WebhookRepository(runtime.db)
+        repo = WebhookRepository(runtime.db, cache_ttl_s=settings.subscription_cache_s)
         return cls(runtime, settings, repo, Sender(runtime, repo, settings))
 
     def kafka_router(self) -> KafkaRouter:
