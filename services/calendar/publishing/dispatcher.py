@@ -45,7 +45,7 @@ from shared.envelope import utcnow
 
 log = logging.getLogger("socialops.calendar.publishing")
 MIN_WINDOW = 32  # posts held at least (a first claim before any rate is measured)
-RATE_EVERY_S = 0.5
+RATE_EVERY_S = 1.0
 OVERDUE_EVERY_S = 5.0
 GROUP_COMMIT_MAX = 1000
 
@@ -125,10 +125,14 @@ class Dispatcher:
         """Posts to hold in flight. Little's law: what the measured rate needs for the measured
         time a post takes (claim to recorded), doubled for room to grow; and while claims come
         back full (more is due than held), `boost` doubles each round, so a top-of-the-hour
-        burst is claimed in growing batches. Bounded by `publish_max_batch`."""
+        burst is claimed in growing batches. Bounded by `publish_max_batch` and by what the measured
+        rate publishes in a third of the lease (an overloaded process must not claim more than
+        it can record before its leases end)."""
         horizon = max(self.s.publish_window_s, self.latency)
         wanted = max(int(2 * self.rate * horizon), self.boost)
-        return max(MIN_WINDOW, min(self.s.publish_max_batch, wanted))
+        # never more than the measured rate gets through in a third of the lease
+        safe = max(MIN_WINDOW, int(self.rate * self.s.publish_lease_s / 3))
+        return max(MIN_WINDOW, min(self.s.publish_max_batch, wanted, safe))
 
     def _adapt(self, claimed: int, room: int) -> None:
         """Grow while the due set is larger than the claims and posts still go out well within
@@ -322,8 +326,9 @@ class Dispatcher:
             await asyncio.sleep(RATE_EVERY_S)
             now = time.monotonic()
             current = (self.completed - last) / (now - at)
-            # rise at once (a burst), decay gently (a lull between bursts)
-            self.rate = current if current > self.rate else 0.8 * self.rate + 0.2 * current
+            # smoothed both ways: answers are recorded in group commits, so completions
+            # arrive in bursts; growth under a backlog comes from `boost`, not from a spike
+            self.rate = 0.7 * self.rate + 0.3 * current
             last, at = self.completed, now
 
     async def _watch_overdue(self) -> None:
