@@ -136,8 +136,10 @@ async def list_posts(
     limit: pages.Limit = pages.DEFAULT_PAGE,
     cursor: pages.Cursor = None,
 ) -> list[Post]:
-    """A client's posts in time order, optionally only `scheduled` or `paused` ones, a page at
-    a time (next page: the `X-Next-Cursor` header)."""
+    """A client's posts in time order, optionally of one status, a page at a time (next page:
+    the `X-Next-Cursor` header). `status=failed` lists what did not go out, each with its
+    reason (`last_error`) and `attempts`; `status=due` shows posts waiting for a retry
+    (`retry_at`); published posts carry `platform_post_id` and `platform_url`."""
     position = pages.decode_cursor(cursor, 2)
     start_after = None
     if position:
