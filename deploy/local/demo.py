@@ -246,12 +246,59 @@ async def run(profile: stack.Profile) -> dict[str, Any]:
             )
             console.print(f"  {spec['name']}: strategy {strategy['strategy_id']}, "
                           f"{generated['created']} slots in {first:%B %Y}")  # fmt: skip
+        await _publishing(call, http, base, report, profile)
         await _adherence(call, base, report, first)
         report["metrics_text"] = {
             svc: (await http.get(f"{base[svc]}/metrics")).text for svc in stack.SERVICES
         }
         report["base"] = base
     return report
+
+
+async def _publishing(
+    call: Any, http: httpx.AsyncClient, base: dict[str, str], report: dict[str, Any],
+    profile: stack.Profile,
+) -> None:  # fmt: skip
+    """Publishing (issue 9): posts due now go out to the sandbox platform; an X post over 280
+    characters fails at once with the platform's reason."""
+    console.rule("[bold]5. Publishing: due posts to the sandbox platform")
+    due = (datetime.now(UTC) + timedelta(seconds=2)).isoformat()
+    mine: list[tuple[str, str, str]] = []
+    for entry in report["clients"]:
+        cid = entry["client"]["client_id"]
+        for platform, caption in (
+            ("instagram", "Fresh rye, out of the oven at 9"),
+            ("linkedin", "We are hiring a baker"),
+            ("x", "Our sourdough story, told in full: " + "rye " * 70),
+        ):
+            post = await call(
+                "POST",
+                f"{base['calendar']}/clients/{cid}/posts",
+                json={"platform": platform, "scheduled_at": due, "caption": caption},
+            )
+            mine.append((entry["client"]["name"], cid, post["post_id"]))  # fmt: skip
+
+    async def settled() -> list[tuple[str, dict[str, Any]]] | None:
+        found = []
+        for name, cid, post_id in mine:
+            post = await call("GET", f"{base['calendar']}/clients/{cid}/posts/{post_id}")
+            if post["status"] not in {"published", "failed"}:
+                return None
+            found.append((name, post))
+        return found
+
+    done = await _wait("the due posts to go out", settled)
+    table = Table("client", "platform", "status", "attempts", "platform post id / reason",
+                  title=f"Due posts published to the sandbox ({stack.sandbox_url(profile)})")  # fmt: skip
+    for name, post in done:
+        outcome = post["platform_post_id"] if post["status"] == "published" else post["last_error"]
+        status = "published" if post["status"] == "published" else "[red]failed[/]"
+        table.add_row(name, post["platform"], status, str(post["attempts"]), outcome)
+    console.print(table)
+    log = (await http.get(f"{stack.sandbox_url(profile)}/_log")).json()
+    console.print(f"  sandbox: {log['created']} posts created, {log['requests']} requests "
+                  f"{log['statuses']}; failed posts: GET /clients/{{id}}/posts?status=failed")  # fmt: skip
+    report["published"] = sum(1 for _, p in done if p["status"] == "published")
 
 
 async def _adherence(call: Any, base: dict[str, str], report: dict[str, Any], first: Any) -> None:
