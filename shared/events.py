@@ -324,6 +324,74 @@ class BudgetThresholdCrossed(Event):
         return f"{self.tenant_id}:{self.client_id}".encode()
 
 
+class BudgetAllocationThresholdCrossed(Event):
+    """Spend booked on one allocation of a budget reached one of its thresholds (published
+    once per threshold; a warning: only the budget's total at 100 % pauses paid posts)."""
+
+    EVENT_TYPE: ClassVar[str] = "BudgetAllocationThresholdCrossed"
+
+    budget_id: Id
+    client_id: Id
+    allocation_id: Id
+    threshold_pct: int = Field(ge=1, le=1000)
+    spent: Money
+    limit: Money
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class BudgetPacingAlert(Event):
+    """At the run rate so far, a budget (or one allocation) will exceed its amount before the
+    period ends (published once per budget/allocation and model)."""
+
+    EVENT_TYPE: ClassVar[str] = "BudgetPacingAlert"
+
+    budget_id: Id
+    client_id: Id
+    allocation_id: Id | None = Field(default=None, description="None: the budget's total.")
+    model: str = Field(examples=["day_of_week", "linear"])
+    as_of: date
+    spent: Money
+    projected: Money = Field(description="Spend projected at period end.")
+    limit: Money
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class BudgetUnderspent(Event):
+    """At the budget's check point in its period, spend is below the share it set."""
+
+    EVENT_TYPE: ClassVar[str] = "BudgetUnderspent"
+
+    budget_id: Id
+    client_id: Id
+    as_of: date
+    spent: Money
+    expected: Money = Field(description="Linear share of the limit elapsed at `as_of`.")
+    limit: Money
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
+class BudgetResumed(Event):
+    """An agency added money to a budget whose paid posts were paused and resumed it: the
+    calendar resumes that budget's paused paid posts."""
+
+    EVENT_TYPE: ClassVar[str] = "BudgetResumed"
+
+    budget_id: Id
+    client_id: Id
+    reason: str = Field(max_length=500)
+    spent: Money
+    limit: Money
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
 # --------------------------------------------------------------------------- goals
 
 

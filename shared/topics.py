@@ -24,6 +24,10 @@ METRICS_INGESTED = "metrics.ingested.v1"
 GOAL_EVENTS = "metrics.goals.v1"
 # budget -> calendar: a spend threshold was crossed
 BUDGET_THRESHOLDS = "budget.thresholds.v1"
+# budget -> calendar: a paused budget got money and was resumed (BudgetResumed)
+BUDGET_RESUMPTIONS = "budget.resumptions.v1"
+# budget -> anyone: allocation thresholds, pacing and underspend alerts, quarterly reviews
+BUDGET_ALERTS = "budget.alerts.v1"
 # calendar -> anyone: an agency's outgoing webhook subscription was disabled (failing deliveries)
 WEBHOOKS = "calendar.webhooks.v1"
 # calendar -> anyone: a client's plan adherence fell below its threshold
@@ -40,6 +44,8 @@ ALL = (
     BUDGET_THRESHOLDS,
     WEBHOOKS,
     ADHERENCE,
+    BUDGET_RESUMPTIONS,
+    BUDGET_ALERTS,
 )
 DLQ_SUFFIX = ".dlq"
 
