@@ -68,7 +68,6 @@ class TopPost(BaseModel):
     content_type: str
     day: str
     engagements: ExactDecimal
-    metrics: dict[str, ExactDecimal]
 
 
 class Audit(BaseModel):
@@ -88,28 +87,54 @@ class Audit(BaseModel):
 
 async def figures_for(
     reads: ReadModel, tenant_id: str, client_id: str, accounts: list[Account], period: Period
-) -> list[AccountFigures]:
-    """Each account's figures over the period, from month buckets and edge-day buckets."""
+) -> tuple[list[AccountFigures], list[dict[str, Any]]]:
+    """Each account's figures over the period (month buckets for whole months, day buckets for
+    the rest), and the buckets' top posts published within the period."""
     keys = {(a.platform.value, a.account_id) for a in accounts}
     months, days = period.split()
-    rows = await reads.buckets_for(
-        tenant_id, client_id, grain="month", months=months, accounts=keys
-    )
-    wanted = set(days)
-    edge = await reads.buckets_for(
-        tenant_id, client_id, grain="day", months=sorted({d[:7] for d in days}), accounts=keys
-    )
-    rows += [r for r in edge if r["day"] in wanted]
+    rows = await reads.months_for(tenant_id, client_id, months=months, accounts=keys)
+    rows += await reads.days_for(tenant_id, client_id, days=days, accounts=keys)
     by_account: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
+    top: list[dict[str, Any]] = []
+    first, last = period.start.isoformat(), period.end.isoformat()
     for r in rows:
         by_account[(r["platform"], r["account_id"])].append(r)
-    return [
+        top += [
+            {"entity_id": t[0], "content_type": t[1], "day": t[2], "engagements": t[3],
+             "platform": r["platform"], "account_id": r["account_id"]}
+            for t in r.get("top", [])
+            if first <= t[2] <= last
+        ]  # fmt: skip
+    figures = [
         account_figures(
             platform=a.platform.value, account_id=a.account_id, name=a.name, owned=a.owned,
             days=period.days, buckets=by_account.get((a.platform.value, a.account_id), []),
         )
         for a in accounts
     ]  # fmt: skip
+    return figures, top
+
+
+def top_posts(candidates: list[dict[str, Any]], owned: set[tuple[str, str]]) -> list[TopPost]:
+    """The TOP_POSTS posts with most engagements per platform (ties: by post id)."""
+    unique = {(c["platform"], c["account_id"], c["entity_id"]): c for c in candidates}
+    by_platform: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for c in unique.values():
+        by_platform[c["platform"]].append(c)
+    out = []
+    for platform in sorted(by_platform):
+        ranked = sorted(
+            by_platform[platform], key=lambda c: (-Decimal(c["engagements"]), c["entity_id"])
+        )
+        out += [
+            TopPost(
+                platform=platform, account_id=c["account_id"],
+                owned=(platform, c["account_id"]) in owned, entity_id=c["entity_id"],
+                content_type=c["content_type"], day=c["day"], engagements=c["engagements"],
+            )
+            for c in ranked[:TOP_POSTS]
+        ]  # fmt: skip
+    return out
 
 
 def trend(current: list[AccountFigures], previous: list[AccountFigures]) -> list[Trend]:
@@ -167,32 +192,14 @@ async def run_audit(
 ) -> Audit:
     """The audit of the client's accounts in scope (a group's, or all) over the period."""
     client_id = client["client_id"]
-    current = await figures_for(reads, tenant_id, client_id, accounts, period)
-    previous = await figures_for(reads, tenant_id, client_id, accounts, period.previous())
+    current, candidates = await figures_for(reads, tenant_id, client_id, accounts, period)
+    previous, _ = await figures_for(reads, tenant_id, client_id, accounts, period.previous())
     by_platform: dict[str, list[AccountFigures]] = defaultdict(list)
     for f in current:
         by_platform[f.platform].append(f)
     comparisons = [compare(p, by_platform[p]) for p in sorted(by_platform)]
-    keys = {(a.platform.value, a.account_id) for a in accounts}
     owned = {(a.platform.value, a.account_id) for a in accounts if a.owned}
-    top: list[TopPost] = []
-    window = (period.start.isoformat(), period.end.isoformat())
-    for p in sorted(by_platform):
-        for doc in await reads.top_posts(
-            tenant_id, client_id, p, days=window, accounts=keys, limit=TOP_POSTS
-        ):
-            top.append(
-                TopPost(
-                    platform=p,
-                    account_id=doc["account_id"],
-                    owned=(p, doc["account_id"]) in owned,
-                    entity_id=doc["entity_id"],
-                    content_type=doc["content_type"],
-                    day=doc["day"],
-                    engagements=doc["engagements"],
-                    metrics=doc.get("totals", {}),
-                )
-            )
+    top = top_posts(candidates, owned)
     return Audit(
         client_id=client_id,
         client_name=client.get("name", client_id),

@@ -88,20 +88,19 @@ def _values(e: AnalyticsObserved) -> dict[str, Decimal]:
     return {m.name: m.value for m in e.metrics if m.name in TRACKED}
 
 
+TOP = 5  # posts kept per bucket, most engagements first: a period's top 5 come from these
+
+
 @dataclass
 class Bucket:
-    """One account's day or month: per content type the posts and metric sums, and the
-    first and last follower reading."""
+    """One account's day or month: per content type the posts and metric sums, the first and
+    last follower reading, and the bucket's top posts (compact: id, type, day, engagements)."""
 
     key: str
     doc: dict[str, Any]
 
-    @classmethod
-    def empty(cls, key: str, *, scope: dict[str, Any]) -> Bucket:
-        return cls(key, {"_id": key, **scope, "types": {}})
-
     def add(self, content_type: str, metrics: dict[str, Decimal], *, sign: int) -> None:
-        types = self.doc["types"]
+        types = self.doc.setdefault("types", {})
         row = types.setdefault(content_type, {"posts": 0})
         row["posts"] += sign
         for name, value in metrics.items():
@@ -109,6 +108,15 @@ class Bucket:
         row["engagements"] = Decimal(row.get("engagements", ZERO)) + sign * engagements(metrics)
         if row["posts"] == 0 and all(Decimal(v) == 0 for k, v in row.items() if k != "posts"):
             del types[content_type]
+
+    def rank_post(self, post: dict[str, Any] | None, entity_id: str) -> None:
+        """Put the post (None: take it out) in the bucket's top list, as compact
+        [entity_id, content_type, day, engagements] rows (bytes are what reads cost)."""
+        top = [t for t in self.doc.get("top", []) if t[0] != entity_id]
+        if post is not None:
+            top.append([entity_id, post["content_type"], post["day"], post["engagements"]])
+        top.sort(key=lambda t: (-Decimal(t[3]), t[0]))
+        self.doc["top"] = top[:TOP]
 
     def follower_reading(self, value: Decimal, at: datetime) -> None:
         doc = self.doc
@@ -120,17 +128,30 @@ class Bucket:
 
 @dataclass
 class Fold:
-    """The read model's affected documents while a batch is applied (loaded, then changed)."""
+    """The read model's affected documents while a batch is applied (loaded, then changed):
+    posts, and day and month buckets (small documents: the database's cost follows bytes)."""
 
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
-    buckets: dict[str, Bucket] = field(default_factory=dict)
+    buckets_by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
     touched_posts: set[str] = field(default_factory=set)
     dates: dict[str, str] = field(default_factory=dict)  # post key -> known publish day
 
-    def bucket(self, key: str, scope: dict[str, Any]) -> Bucket:
-        if key not in self.buckets:
-            self.buckets[key] = Bucket.empty(key, scope=scope)
-        return self.buckets[key]
+    def buckets(self, e: AnalyticsObserved, day: str) -> list[Bucket]:
+        """The day and month buckets of the observation's account for a day."""
+        account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
+        scope = {
+            "tenant_id": e.tenant_id,
+            "client_id": e.client_id,
+            "platform": e.platform.value,
+            "account_id": e.account_id,
+        }
+        out = []
+        for key, grain in ((day_key(account, day), {"grain": "day", "day": day}),
+                           (month_key(account, day[:7]), {"grain": "month"})):  # fmt: skip
+            if key not in self.buckets_by_key:
+                self.buckets_by_key[key] = {"_id": key, **scope, **grain, "month": day[:7]}
+            out.append(Bucket(key, self.buckets_by_key[key]))
+        return out
 
     def apply(self, e: AnalyticsObserved) -> None:
         """Fold one (not yet applied) observation in."""
@@ -139,32 +160,15 @@ class Fold:
         elif e.entity_level in ACCOUNT_LEVELS:
             self._account(e)
 
-    def _scopes(
-        self, account: str, e: AnalyticsObserved, day: str
-    ) -> list[tuple[str, dict[str, Any]]]:
-        base = {
-            "tenant_id": e.tenant_id,
-            "client_id": e.client_id,
-            "platform": e.platform.value,
-            "account_id": e.account_id,
-        }
-        return [
-            (day_key(account, day), base | {"grain": "day", "day": day, "month": day[:7]}),
-            (month_key(account, day[:7]), base | {"grain": "month", "month": day[:7]}),
-        ]
-
     def _account(self, e: AnalyticsObserved) -> None:
         followers = next((m.value for m in e.metrics if m.name == "followers"), None)
         if followers is None:
             return
-        account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
-        day = e.observed_at.date().isoformat()
-        for key, scope in self._scopes(account, e, day):
-            self.bucket(key, scope).follower_reading(followers, e.observed_at)
+        for bucket in self.buckets(e, e.observed_at.date().isoformat()):
+            bucket.follower_reading(followers, e.observed_at)
 
     def _post(self, e: AnalyticsObserved) -> None:
         key = post_key(e)
-        account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
         post = self.posts.get(key)
         day = e.observed_at.date().isoformat()
         if post is None:
@@ -184,15 +188,15 @@ class Fold:
                 "engagements": ZERO,
             }
         else:
-            self._contribute(account, e, post, post_totals(post["readings"]), sign=-1)
+            for bucket in self.buckets(e, post["day"]):
+                bucket.add(post["content_type"], post_totals(post["readings"]), sign=-1)
+                bucket.rank_post(None, e.entity_id)
         wkey = _window_key(e)
         reading = post["readings"].get(wkey)
         values = _values(e)
         if not e.cumulative and reading is not None:
-            merged = {
-                k: Decimal(reading["m"].get(k, ZERO)) + values.get(k, ZERO)
-                for k in {*reading["m"], *values}
-            }
+            names = {*reading["m"], *values}
+            merged = {k: Decimal(reading["m"].get(k, ZERO)) + values.get(k, ZERO) for k in names}
             post["readings"][wkey] = {"at": max(reading["at"], e.observed_at), "m": merged}
         elif reading is None or e.observed_at >= reading["at"]:
             post["readings"][wkey] = {"at": e.observed_at, "m": values}
@@ -204,33 +208,22 @@ class Fold:
         post["engagements"] = engagements(after)
         self.posts[key] = post
         self.touched_posts.add(key)
-        self._contribute(account, e, post, after, sign=1)
-
-    def _contribute(
-        self,
-        account: str,
-        e: AnalyticsObserved,
-        post: dict[str, Any],
-        totals: dict[str, Decimal],
-        *,
-        sign: int,
-    ) -> None:
-        for key, scope in self._scopes(account, e, post["day"]):
-            self.bucket(key, scope).add(post["content_type"], totals, sign=sign)
+        for bucket in self.buckets(e, post["day"]):
+            bucket.add(post["content_type"], after, sign=1)
+            bucket.rank_post(post, e.entity_id)
 
 
-def bucket_keys(
+def affected(
     events: Iterable[AnalyticsObserved], posts: dict[str, dict[str, Any]], dates: dict[str, str]
 ) -> set[str]:
-    """Every day/month bucket a batch may touch (to load them before folding)."""
+    """The day and month buckets a batch may touch (to load them before folding)."""
     keys: set[str] = set()
     for e in events:
         account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
-        days = {e.observed_at.date().isoformat()}
+        on = {e.observed_at.date().isoformat()}
         if e.entity_level in POST_LEVELS:
             known = posts.get(post_key(e))
-            days.update({known["day"]} if known else set())
-            days.update({dates[post_key(e)]} if post_key(e) in dates else set())
-        for day in days:
-            keys.update({day_key(account, day), month_key(account, day[:7])})
+            on.update({known["day"]} if known else set())
+            on.update({dates[post_key(e)]} if post_key(e) in dates else set())
+        keys.update(k for d in on for k in (day_key(account, d), month_key(account, d[:7])))
     return keys

@@ -1,5 +1,6 @@
 """The audit's read model in its own database: `audit_posts` (one per post: readings and
-totals) and `audit_buckets` (one per account and day, and per account and month)."""
+totals) and `audit_buckets` (one per account and day, and per account and month: small
+documents, since the database's cost follows the bytes it reads)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,11 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReplaceOne
+from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.audit.readmodel.fold import Bucket, Fold, bucket_keys, post_key
+from services.audit.readmodel.fold import Fold, affected, post_key
 from shared.events import AnalyticsObserved
 
 INDEXES = {
@@ -19,12 +20,6 @@ INDEXES = {
         IndexModel(
             [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("grain", ASCENDING),
              ("month", ASCENDING)]
-        )
-    ],
-    "audit_posts": [
-        IndexModel(
-            [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("platform", ASCENDING),
-             ("engagements", DESCENDING)]
         )
     ],
     "audit_observations_seen": [IndexModel("at", expireAfterSeconds=14 * 24 * 3600)],
@@ -71,9 +66,9 @@ class ReadModel:
         if new:
             async for doc in self.dates.find({"_id": {"$in": new}}, session=session):
                 fold.dates[doc["_id"]] = doc["day"]
-        keys = bucket_keys(events, fold.posts, fold.dates)
+        keys = affected(events, fold.posts, fold.dates)
         async for doc in self.buckets.find({"_id": {"$in": list(keys)}}, session=session):
-            fold.buckets[doc["_id"]] = Bucket(doc["_id"], doc)
+            fold.buckets_by_key[doc["_id"]] = doc
         for e in sorted(events, key=lambda ev: ev.observed_at):
             fold.apply(e)
         if fold.touched_posts:
@@ -82,9 +77,9 @@ class ReadModel:
                 ordered=False,
                 session=session,
             )
-        if fold.buckets:
+        if fold.buckets_by_key:
             await self.buckets.bulk_write(
-                [ReplaceOne({"_id": b.key}, b.doc, upsert=True) for b in fold.buckets.values()],
+                [ReplaceOne({"_id": k}, d, upsert=True) for k, d in fold.buckets_by_key.items()],
                 ordered=False,
                 session=session,
             )
@@ -96,45 +91,39 @@ class ReadModel:
         )
         return len(events)
 
-    async def buckets_for(
+    async def months_for(
+        self, tenant_id: str, client_id: str, *, months: list[str], accounts: set[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Month buckets of the given accounts in the given months."""
+        return await self._grain("month", tenant_id, client_id, months, accounts)
+
+    async def days_for(
+        self, tenant_id: str, client_id: str, *, days: list[str], accounts: set[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Day buckets of the given accounts on the given days."""
+        wanted = set(days)
+        rows = await self._grain(
+            "day", tenant_id, client_id, sorted({d[:7] for d in days}), accounts
+        )
+        return [r for r in rows if r["day"] in wanted]
+
+    async def _grain(
         self,
+        grain: str,
         tenant_id: str,
         client_id: str,
-        *,
-        grain: str,
         months: list[str],
         accounts: set[tuple[str, str]],
     ) -> list[dict[str, Any]]:
-        """Buckets of a grain in the given months, of the given accounts."""
         if not months:
             return []
         cursor = self.buckets.find(
-            {"tenant_id": tenant_id, "client_id": client_id, "grain": grain,
-             "month": {"$in": months}},
-            {"_id": 0, "tenant_id": 0, "client_id": 0},
-        )  # fmt: skip
+            {
+                "tenant_id": tenant_id,
+                "client_id": client_id,
+                "grain": grain,
+                "month": {"$in": months},
+            },
+            {"_id": 0, "tenant_id": 0, "client_id": 0, "grain": 0},
+        )
         return [d async for d in cursor if (d["platform"], d["account_id"]) in accounts]
-
-    async def top_posts(
-        self,
-        tenant_id: str,
-        client_id: str,
-        platform: str,
-        *,
-        days: tuple[str, str],
-        accounts: set[tuple[str, str]],
-        limit: int,
-    ) -> list[dict[str, Any]]:
-        """The posts with most engagements first, published within the days."""
-        cursor = self.posts.find(
-            {"tenant_id": tenant_id, "client_id": client_id, "platform": platform,
-             "day": {"$gte": days[0], "$lte": days[1]}},
-            {"_id": 0, "readings": 0},
-        ).sort([("engagements", DESCENDING), ("entity_id", ASCENDING)])  # fmt: skip
-        found: list[dict[str, Any]] = []
-        async for doc in cursor:
-            if (doc["platform"], doc["account_id"]) in accounts:
-                found.append(doc)
-                if len(found) >= limit:
-                    break
-        return found
