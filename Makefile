@@ -49,3 +49,6 @@ bench-calendar: install ## calendar benchmark: views at ~1M slots, 12-month gene
 
 clean: down
 	rm -rf .local
+
+bench-audit: install ## audit benchmark: 12 months x 6 platforms for 10 and 1,000 competitors; writes bench/results/audit.json
+	@$(PY) -m bench.audit
