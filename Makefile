@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down status demo test test-unit lint bench-ingest bench-calendar clean
+.PHONY: install up down status demo test test-unit lint bench-ingest bench-calendar clean dashboards k8s-validate
 
 $(STAMP): pyproject.toml
 	@echo "[make] creating virtualenv and installing pinned packages (first run only)..."
@@ -19,6 +19,10 @@ install: $(STAMP) ## Java + Maven if missing, venv + packages, Kafka jars
 	  echo "[make] installing Java 17 and Maven (Debian packages) for the local Kafka broker"; \
 	  apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless maven >/dev/null; }
 	@$(PY) -c "from deploy.local.stack import kafka_lib; kafka_lib()"
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || { \
+	  echo "[make] installing Prometheus and promtool (Debian package) for the alert and panel tests"; \
+	  apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+	@$(PY) -m deploy.k8s.tools install
 
 up: install ## start Kafka, the database and the four services in the background
 	@$(PY) -m deploy.local.stack up
@@ -52,3 +56,9 @@ clean: down
 
 bench-audit: install ## audit benchmark: 12 months x 6 platforms for 10 and 1,000 competitors; writes bench/results/audit.json
 	@$(PY) -m bench.audit
+
+dashboards: install ## regenerate deploy/grafana/dashboards/*.json from deploy/dashboards.py
+	@$(PY) -m deploy.dashboards
+
+k8s-validate: install ## kustomize build every overlay and validate it against the Kubernetes schemas offline
+	@$(PY) -m deploy.k8s.tools validate
