@@ -248,6 +248,7 @@ async def run(profile: stack.Profile) -> dict[str, Any]:
                           f"{generated['created']} slots in {first:%B %Y}")  # fmt: skip
         await _publishing(call, http, base, report, profile)
         await _adherence(call, base, report, first)
+        await _audit(call, http, base, report, profile, headers)
         report["metrics_text"] = {
             svc: (await http.get(f"{base[svc]}/metrics")).text for svc in stack.SERVICES
         }
@@ -477,6 +478,63 @@ def main() -> int:
         else:
             console.print(f"stopped: {', '.join(stopped)}")
     return code
+
+
+async def _audit(
+    call: Any,
+    http: httpx.AsyncClient,
+    base: dict[str, str],
+    report: dict[str, Any],
+    profile: stack.Profile,
+    headers: dict[str, str],
+) -> None:
+    """Audit (issue 11): the first client's own accounts against competitors imported from a
+    Fanpage Karma export, over this month; writes the HTML report and prints its path."""
+    console.rule("[bold]5. Audit against competitors (Fanpage Karma import)")
+    cid = report["clients"][0]["client"]["client_id"]
+    own = [{"platform": p, "account_id": f"{p}-{cid}", "owned": True, "groups": ["local"]}
+           for p in PLATFORMS]  # fmt: skip
+    await call("PUT", f"{base['audit']}/clients/{cid}/audit/accounts", json={"accounts": own})
+    today = datetime.now(UTC).date()
+    rows = ["Date;Network;Profile;Profile-ID;Post-ID;Type;Reactions;Comments;Shares;Fans"]
+    rivals = [("Crumb & Co", ("Instagram", "TikTok", "Facebook")),
+              ("Daily Loaf", ("Instagram", "Facebook")), ("Oven Works", ("Instagram",))]  # fmt: skip
+    for r, (name, networks) in enumerate(rivals):
+        for network in networks:
+            for n in range(4 + 2 * r):
+                day = today - timedelta(days=(n * 3 + r) % max(today.day, 1))
+                kind = ("Video", "Picture", "Carousel")[(n + r) % 3]
+                rows.append(f"{day} 10:00;{network};{name};{name.lower().replace(' ', '')}-"
+                            f"{network.lower()};{name[:3]}{network[:2]}{n};{kind};"
+                            f"{40 + 35 * ((n * 7 + r) % 9)};{n + r};{r};{1500 + 900 * r}")  # fmt: skip
+    r = await http.post(
+        f"{base['audit']}/clients/{cid}/audit/imports/fanpage-karma",
+        params={"group": "local"}, content="\n".join(rows).encode(),
+        headers={"Content-Type": "text/csv", **headers},
+    )  # fmt: skip
+    if r.status_code != 202:
+        raise DemoError(f"import -> {r.status_code}: {r.text}")
+    imported = r.json()
+    console.print(f"  imported {imported['posts']} competitor posts, "
+                  f"{imported['accounts_added']} competitor accounts added")  # fmt: skip
+    period = {"start": today.replace(day=1).isoformat(), "end": today.isoformat()}
+
+    async def folded() -> Any:
+        audit = await call("GET", f"{base['audit']}/clients/{cid}/audit", params=period)
+        posts = sum(a["posts"] for p in audit["platforms"] for a in p["accounts"] if not a["owned"])
+        return audit if posts >= imported["posts"] else None
+
+    audit = await _wait("the audit to fold the imported posts", folded, timeout=120)
+    page = await http.get(f"{base['audit']}/clients/{cid}/audit/report", params=period,
+                          headers=headers, timeout=60)  # fmt: skip
+    if page.status_code != 200:
+        raise DemoError(f"report -> {page.status_code}: {page.text[:300]}")
+    path = profile.data_dir / "audit-report.html"
+    path.write_text(page.text)
+    for f in audit["findings"][:5]:
+        console.print(f"  [{f['kind']}] {f['summary']}")
+    console.print(f"  audit report: [bold]{path}[/]")
+    report["audit_report"] = str(path)
 
 
 if __name__ == "__main__":
