@@ -23,6 +23,7 @@ from shared.settings import ServiceSettings
 
 OPEN_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/docs", "/docs/oauth2-redirect", "/openapi.json", "/redoc"}
+    | {"/asyncapi", "/asyncapi.json"}  # event documentation (issue 12), like /docs
 )
 # Routes that check a credential of their own: a calendar app subscribing to an iCalendar
 # feed cannot send headers, so the feed's unguessable, revocable token is in its path.
