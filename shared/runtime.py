@@ -15,8 +15,10 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.kafka import KafkaBroker, KafkaRouter
+from faststream.specification import AsyncAPI
+from faststream.specification.asyncapi.site import get_asyncapi_html
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -202,5 +204,17 @@ def create_http_app(
     @app.get("/metrics", tags=["health"], include_in_schema=False)
     async def metrics() -> Response:
         return Response(exposition(), media_type="text/plain; version=0.0.4")
+
+    asyncapi = AsyncAPI(runtime.broker, title=title, description=description, version="0.1.0")
+
+    @app.get("/asyncapi.json", tags=["docs"], include_in_schema=False)
+    async def asyncapi_json() -> JSONResponse:
+        """The service's events (subscribed and published) as an AsyncAPI 3 document."""
+        return JSONResponse(asyncapi.to_specification().to_jsonable())
+
+    @app.get("/asyncapi", tags=["docs"], include_in_schema=False)
+    async def asyncapi_html() -> HTMLResponse:
+        """The AsyncAPI document rendered, next to /docs."""
+        return HTMLResponse(get_asyncapi_html(asyncapi.to_specification(), try_it_out_path=None))
 
     return app
