@@ -32,6 +32,8 @@ BUDGET_ALERTS = "budget.alerts.v1"
 WEBHOOKS = "calendar.webhooks.v1"
 # calendar -> anyone: a client's plan adherence fell below its threshold
 ADHERENCE = "calendar.adherence.v1"
+# audit -> anyone: platform trials ended (keep or drop), yearly platform reviews due
+AUDIT_PLATFORMS = "audit.platforms.v1"
 
 ALL = (
     CLIENTS,
@@ -46,6 +48,7 @@ ALL = (
     ADHERENCE,
     BUDGET_RESUMPTIONS,
     BUDGET_ALERTS,
+    AUDIT_PLATFORMS,
 )
 DLQ_SUFFIX = ".dlq"
 
