@@ -494,3 +494,27 @@ POST_LIFECYCLE_EVENTS: dict[str, type[Event]] = {
         PostResumed,
     )
 }
+
+
+# --------------------------------------------------------------------------- audit
+
+
+class PlatformTrialEnded(Event):
+    """A platform trial (step 4: try a platform before committing) reached its end date and was
+    judged against its success criterion; published once per trial."""
+
+    EVENT_TYPE: ClassVar[str] = "PlatformTrialEnded"
+
+    client_id: Id
+    trial_id: Id
+    platform: Platform
+    start: date = Field(description="First day of the trial.")
+    end: date = Field(description="Last day of the trial (inclusive).")
+    metric: Name = Field(examples=["followers_end", "engagement_rate", "posts_per_week"])
+    target: ExactDecimal
+    achieved: ExactDecimal | None = Field(description="None: not defined (no data).")
+    recommendation: Literal["keep", "drop"]
+    reason: str = Field(max_length=500)
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
