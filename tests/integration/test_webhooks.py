@@ -338,9 +338,11 @@ async def test_a_delivery_claimed_by_a_dead_sender_goes_out_after_its_lease(
                                     body=event.model_dump_json().encode(),
                                     now=datetime.now(UTC))  # fmt: skip
         deliveries = platform.db("calendar")["webhook_deliveries"]
-        claimed = await webhooks.repo.claim(now=datetime.now(UTC), lease_s=1.0, owner="dead")
+        [claimed] = await webhooks.repo.claim(now=datetime.now(UTC), lease_s=1.0, owner="dead")
         claimed_at = time.monotonic()
-        assert claimed is not None and claimed["event_id"] == event.event_id
+        assert claimed["event_id"] == event.event_id
+        # claimed: no other sender can take it before the lease ends
+        assert await webhooks.repo.claim(now=datetime.now(UTC), lease_s=1.0, owner="b") == []
         fast(platform, lease_s=1.0)  # the live sender polls again
         webhooks.sender.kick()
 

@@ -3,7 +3,7 @@ another's subscription: it answers like a missing one).
 
 `webhook_deliveries` is the persisted queue and the delivery log at once: `_id` is
 `<subscription>:<event id>`, so an event redelivered by Kafka (or fanned out twice by two
-calendar processes) is one delivery. A sender claims a due one by moving its `next_attempt_at`
+calendar processes) is one delivery. A sender claims due ones by moving their `next_attempt_at`
 a lease ahead in one atomic update: if the sender dies, the delivery is due again after the
 lease, so nothing is lost across restarts and no two senders hold it at once.
 """
@@ -211,14 +211,28 @@ class WebhookRepository:
             return len(docs) - len(e.details.get("writeErrors", []))
         return len(docs)
 
-    async def claim(self, *, now: datetime, lease_s: float, owner: str) -> dict[str, Any] | None:
-        """Take the most overdue pending delivery for `lease_s` (atomic: one sender each)."""
-        return await self.deliveries.find_one_and_update(
-            {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}},
-            {"$set": {"next_attempt_at": now + timedelta(seconds=lease_s), "claimed_by": owner}},
-            sort=[("next_attempt_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
+    async def claim(
+        self, *, now: datetime, lease_s: float, owner: str, limit: int = 1
+    ) -> list[dict[str, Any]]:
+        """Take up to `limit` of the most overdue pending deliveries for `lease_s`: one read,
+        one update of those still due (a document is updated by one sender only: once taken,
+        it is no longer due), one read of what this claim got. Three round trips a batch
+        instead of a write per delivery (each write waits for the journal)."""
+        due = {"status": DeliveryStatus.PENDING.value, "next_attempt_at": {"$lte": now}}
+        cursor = self.deliveries.find(due, {"_id": 1}).sort("next_attempt_at", ASCENDING)
+        ids = [d["_id"] for d in await cursor.to_list(limit)]
+        if not ids:
+            return []
+        token = f"{owner}:{uuid.uuid4().hex[:12]}"
+        await self.deliveries.update_many(
+            {"_id": {"$in": ids}, **due},
+            {"$set": {"next_attempt_at": now + timedelta(seconds=lease_s), "claimed_by": token}},
         )
+        return await self.deliveries.find({"_id": {"$in": ids}, "claimed_by": token}).to_list(None)
+
+    async def subscriptions_by_id(self, ids: set[str]) -> dict[str, dict[str, Any]]:
+        cursor = self.subscriptions.find({"_id": {"$in": sorted(ids)}})
+        return {d["_id"]: d async for d in cursor}
 
     async def finish(
         self,
@@ -227,16 +241,15 @@ class WebhookRepository:
         *,
         status: DeliveryStatus,
         next_attempt_at: datetime | None,
-        owner: str,
     ) -> bool:
-        """Log an attempt and set what follows, if this sender still holds the claim."""
+        """Log an attempt and set what follows, if the claim it was sent under still holds."""
         if attempt.get("error"):
             attempt["error"] = str(attempt["error"])[:MAX_LOG_ERROR]
         changes: dict[str, Any] = {"status": status.value, "next_attempt_at": next_attempt_at}
         if status is DeliveryStatus.DELIVERED:
             changes["delivered_at"] = attempt["at"]
         result = await self.deliveries.update_one(
-            {"_id": delivery["_id"], "claimed_by": owner,
+            {"_id": delivery["_id"], "claimed_by": delivery["claimed_by"],
              "status": DeliveryStatus.PENDING.value},
             {"$set": changes, "$push": {"attempts": attempt}},
         )  # fmt: skip

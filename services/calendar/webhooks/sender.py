@@ -80,22 +80,25 @@ class Sender:
         """Send what is due, `concurrency` at a time, until nothing is; returns how many."""
         done = 0
         while True:
-            batch = []
-            for _ in range(self.settings.concurrency):
-                claimed = await self.repo.claim(
-                    now=utcnow(), lease_s=self.settings.lease_s, owner=self.owner
-                )
-                if claimed is None:
-                    break
-                batch.append(claimed)
+            batch = await self.repo.claim(
+                now=utcnow(),
+                lease_s=self.settings.lease_s,
+                owner=self.owner,
+                limit=self.settings.concurrency,
+            )
             if not batch:
                 return done
-            await asyncio.gather(*(self.deliver(client, d) for d in batch))
+            subs = await self.repo.subscriptions_by_id({d["subscription_id"] for d in batch})
+            await asyncio.gather(
+                *(self.deliver(client, d, subs.get(d["subscription_id"])) for d in batch)
+            )
             done += len(batch)
 
-    async def deliver(self, client: httpx.AsyncClient, delivery: dict[str, Any]) -> None:
-        """One attempt of one delivery, and what follows from its answer."""
-        sub = await self.repo.subscriptions.find_one({"_id": delivery["subscription_id"]})
+    async def deliver(
+        self, client: httpx.AsyncClient, delivery: dict[str, Any], sub: dict[str, Any] | None
+    ) -> None:
+        """One attempt of one delivery (`sub`: its subscription as read for this batch), and
+        what follows from its answer."""
         if sub is None:
             await self.repo.set_status(delivery["_id"], DeliveryStatus.CANCELLED)
             return
@@ -149,7 +152,7 @@ class Sender:
         self, delivery: dict[str, Any], sub: dict[str, Any], attempt: dict[str, Any]
     ) -> None:
         if await self.repo.finish(delivery, attempt, status=DeliveryStatus.DELIVERED,
-                                  next_attempt_at=None, owner=self.owner):  # fmt: skip
+                                  next_attempt_at=None):  # fmt: skip
             metrics.ATTEMPTS.labels("delivered").inc()
             occurred = _occurred_at(delivery)
             if occurred is not None:
@@ -171,8 +174,7 @@ class Sender:
         delay = backoff(number, base_s=s.base_delay_s, cap_s=s.max_delay_s, retry_after_s=wait)
         next_at = None if last else attempt["at"] + timedelta(seconds=delay)
         status = DeliveryStatus.FAILED if last else DeliveryStatus.PENDING
-        if not await self.repo.finish(delivery, attempt, status=status, next_attempt_at=next_at,
-                                      owner=self.owner):  # fmt: skip
+        if not await self.repo.finish(delivery, attempt, status=status, next_attempt_at=next_at):
             return  # the lease ran out and another sender took it over
         metrics.ATTEMPTS.labels("failed" if last else "retrying").inc()
         after = await self.repo.record_failure(sub["_id"])
