@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
 from services.audit import api, handlers
@@ -10,6 +12,8 @@ from services.audit.accounts.repository import INDEXES as ACCOUNT_INDEXES
 from services.audit.accounts.repository import AccountRepository
 from services.audit.analysis import api as analysis_api
 from services.audit.importer import api as import_api
+from services.audit.platform_choice import api as trials_api
+from services.audit.platform_choice import trials as trials_mod
 from services.audit.readmodel import handlers as readmodel_handlers
 from services.audit.readmodel.repository import INDEXES as READ_INDEXES
 from services.audit.readmodel.repository import ReadModel
@@ -26,6 +30,16 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
     repo = AuditRepository(runtime.db)
     known = KnownClients(runtime.db)
     reads = ReadModel(runtime.db)
+    accounts = AccountRepository(runtime.db)
+    trials = trials_mod.Trials(runtime.db)
+
+    async def start_checker() -> None:
+        runtime.background.append(
+            asyncio.create_task(
+                trials_mod.run_checker(runtime, trials, accounts, reads), name="trial-checker"
+            )
+        )
+
     kafka_router = handlers.build_router(runtime, repo)
     kafka_router.include_router(known_clients.router(runtime, known, group="audit"))
     kafka_router.include_router(readmodel_handlers.build_router(runtime, reads))
@@ -39,12 +53,21 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
             analysis_api.router,
             report_api.router,
             import_api.router,
+            trials_api.router,
         ],
         kafka_router=kafka_router,
-        indexes={**INDEXES, **known_clients.INDEXES, **ACCOUNT_INDEXES, **READ_INDEXES},
+        indexes={
+            **INDEXES,
+            **known_clients.INDEXES,
+            **ACCOUNT_INDEXES,
+            **READ_INDEXES,
+            **trials_mod.INDEXES,
+        },
+        on_startup=[start_checker],
     )
     app.state.repo = repo
     app.state.known = known
-    app.state.accounts = AccountRepository(runtime.db)
+    app.state.accounts = accounts
+    app.state.trials = trials
     app.state.read_model = reads
     return app

@@ -1,0 +1,35 @@
+"""Routes: platform trials of a client."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, status
+
+from services.audit.deps import Known
+from services.audit.platform_choice.trials import Trial, TrialIn, Trials
+from shared.runtime import CurrentAgency
+
+router = APIRouter(tags=["audit platform choice"])
+
+
+def _trials(request: Request) -> Trials:
+    trials: Trials = request.app.state.trials
+    return trials
+
+
+@router.post("/clients/{client_id}/audit/platform-trials", status_code=status.HTTP_201_CREATED)
+async def create_trial(
+    client_id: str, body: TrialIn, request: Request, agency: CurrentAgency, known: Known
+) -> Trial:
+    """Start a limited trial of a platform with its success criterion; after its last day
+    the audit judges it and publishes `PlatformTrialEnded` (keep or drop) once."""
+    await known.require(agency.tenant_id, client_id)
+    return await _trials(request).create(agency.tenant_id, client_id, body)
+
+
+@router.get("/clients/{client_id}/audit/platform-trials")
+async def list_trials(
+    client_id: str, request: Request, agency: CurrentAgency, known: Known
+) -> list[Trial]:
+    """The client's trials, running and ended (with the recommendation)."""
+    await known.require(agency.tenant_id, client_id)
+    return await _trials(request).for_client(agency.tenant_id, client_id)

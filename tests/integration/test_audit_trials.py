@@ -1,0 +1,54 @@
+"""A platform trial past its end date is judged from the client's own account on the platform
+(keep: the criterion was met) and `PlatformTrialEnded` is published exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime
+
+import tests.integration.test_audit_competitors as scenario
+from shared import topics
+from shared.events import PlatformTrialEnded
+from tests.integration.conftest import Platform, eventually
+
+
+async def test_an_ended_trial_publishes_its_recommendation_once(platform: Platform) -> None:
+    tenant, headers = await platform.new_agency("Bakers")
+    client = await scenario.new_client(platform, headers)
+    audit = platform.http["audit"]
+    own = {"platform": "tiktok", "account_id": "own-tt", "owned": True}
+    r = await audit.put(
+        f"/clients/{client}/audit/accounts", json={"accounts": [own]}, headers=headers
+    )
+    assert r.status_code == 200
+    for day, followers in ((1, 100), (30, 180)):
+        await platform.send(topics.ANALYTICS_OBSERVATIONS, scenario.obs(
+            tenant, client, "tiktok", "own-tt", True, entity_level="account", entity_id="own-tt",
+            observed_at=datetime(2026, 9, day, tzinfo=UTC),
+            metrics=[{"name": "followers", "value": followers}],
+        ))  # fmt: skip
+    await scenario.seen(platform, 2)
+    bad = {"platform": "tiktok", "start": "2026-09-01", "end": "2026-08-01",
+           "metric": "followers_end", "target": "150"}  # fmt: skip
+    r = await audit.post(f"/clients/{client}/audit/platform-trials", json=bad, headers=headers)
+    assert r.status_code == 422
+    assert "end: the trial ends before it starts" in r.text
+    trial = {**bad, "end": "2026-09-30"}
+    r = await audit.post(f"/clients/{client}/audit/platform-trials", json=trial, headers=headers)
+    assert r.status_code == 201, r.text
+    trial_id = r.json()["trial_id"]
+
+    records = await platform.read_topic(topics.AUDIT_PLATFORMS, expect=1, timeout=30)
+    event = PlatformTrialEnded.model_validate(json.loads(records[0].value))
+    assert (event.trial_id, event.recommendation, event.achieved) == (trial_id, "keep", 180)
+    assert "reached the target 150" in event.reason
+
+    async def ended() -> bool:
+        r = await audit.get(f"/clients/{client}/audit/platform-trials", headers=headers)
+        return r.json()[0]["status"] == "ended"
+
+    await eventually(ended)
+    await asyncio.sleep(5)  # two more checker rounds: nothing more is published
+    again = await platform.read_topic(topics.AUDIT_PLATFORMS, expect=2, timeout=5)
+    assert len(again) == 1
