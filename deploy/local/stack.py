@@ -409,6 +409,49 @@ def start_services(p: Profile) -> None:
         typer.echo(f"[stack] {svc} ready")
 
 
+# --------------------------------------------------------------------------- prometheus (issue 12)
+
+
+def prometheus_port(p: Profile) -> int:
+    """Where the dev stack's Prometheus listens (19090; PROMETHEUS_PORT overrides)."""
+    return _port("PROMETHEUS_PORT", 19090)
+
+
+def prometheus_config(p: Profile) -> str:
+    """The dev stack's scrape config: each service as its own job, every 2 s, with the
+    project's alert rules (deploy/prometheus/rules) loaded."""
+    jobs = "".join(
+        f"  - job_name: {svc}\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        for svc, port in p.service_ports.items()
+    )
+    rules = REPO / "deploy" / "prometheus" / "rules" / "*.yml"
+    return (
+        "global:\n  scrape_interval: 2s\n  evaluation_interval: 2s\n"
+        f"rule_files:\n  - {rules}\nscrape_configs:\n{jobs}"
+    )
+
+
+def start_prometheus(p: Profile) -> None:
+    """Start Debian's Prometheus scraping the services (skipped when it is not installed:
+    `make install` installs it)."""
+    binary = shutil.which("prometheus")
+    if binary is None or p.name != "dev" or running_pid(p, "prometheus"):
+        return
+    port = prometheus_port(p)
+    if _port_open("127.0.0.1", port):
+        raise StackError(f"port {port} for Prometheus is taken; set PROMETHEUS_PORT")
+    conf = p.home / "conf" / "prometheus.yml"
+    conf.parent.mkdir(parents=True, exist_ok=True)
+    conf.write_text(prometheus_config(p))
+    typer.echo(f"[stack] starting Prometheus on http://127.0.0.1:{port} scraping "
+               + ", ".join(f"{s}:{n}/metrics" for s, n in p.service_ports.items()))  # fmt: skip
+    _spawn(p, "prometheus", [binary, f"--config.file={conf}",
+                             f"--storage.tsdb.path={p.data_dir / 'prometheus'}",
+                             f"--web.listen-address=127.0.0.1:{port}", "--log.level=warn",
+                             "--storage.tsdb.retention.time=2d"])  # fmt: skip
+    _wait(p, "prometheus", lambda: _http_ok(f"http://127.0.0.1:{port}/-/ready"), timeout=30)
+
+
 def components(p: Profile) -> Iterator[tuple[str, str]]:
     """(name, address) of everything this profile may run."""
     yield "kafka", p.kafka_bootstrap
@@ -416,6 +459,8 @@ def components(p: Profile) -> Iterator[tuple[str, str]]:
     for svc, port in p.service_ports.items():
         yield svc, f"http://127.0.0.1:{port}"
     yield "sandbox", sandbox_url(p)
+    if p.name == "dev":
+        yield "prometheus", f"http://127.0.0.1:{prometheus_port(p)}"
 
 
 def up(p: Profile, *, with_services: bool = True) -> None:
@@ -423,12 +468,13 @@ def up(p: Profile, *, with_services: bool = True) -> None:
     start_kafka(p)
     if with_services:
         start_services(p)
+        start_prometheus(p)
 
 
 def down(p: Profile) -> list[str]:
     """Stop what this profile started, services first, by PID; return what was stopped."""
     stopped = []
-    for name in (*reversed(SERVICES), "sandbox", "kafka", "mongo"):
+    for name in ("prometheus", *reversed(SERVICES), "sandbox", "kafka", "mongo"):
         if _stop(p, name):
             stopped.append(name)
     return stopped
