@@ -13,6 +13,7 @@ from services.audit.accounts.repository import AccountRepository
 from services.audit.analysis import api as analysis_api
 from services.audit.importer import api as import_api
 from services.audit.platform_choice import api as trials_api
+from services.audit.platform_choice import handlers as choice_handlers
 from services.audit.platform_choice import trials as trials_mod
 from services.audit.readmodel import handlers as readmodel_handlers
 from services.audit.readmodel.repository import INDEXES as READ_INDEXES
@@ -43,6 +44,8 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
     kafka_router = handlers.build_router(runtime, repo)
     kafka_router.include_router(known_clients.router(runtime, known, group="audit"))
     kafka_router.include_router(readmodel_handlers.build_router(runtime, reads))
+    strategies = choice_handlers.Strategies(runtime.db)
+    kafka_router.include_router(choice_handlers.build_router(runtime, strategies))
     app = create_http_app(
         runtime,
         title="SocialOps audit",
@@ -69,5 +72,6 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
     app.state.known = known
     app.state.accounts = accounts
     app.state.trials = trials
+    app.state.strategies = strategies
     app.state.read_model = reads
     return app

@@ -52,3 +52,26 @@ async def test_an_ended_trial_publishes_its_recommendation_once(platform: Platfo
     await asyncio.sleep(5)  # two more checker rounds: nothing more is published
     again = await platform.read_topic(topics.AUDIT_PLATFORMS, expect=2, timeout=5)
     assert len(again) == 1
+
+
+async def test_platform_choice_scores_every_platform(platform: Platform) -> None:
+    _, headers = await platform.new_agency("Bakers")
+    client = await scenario.new_client(platform, headers)
+    r = await platform.http["audit"].post(
+        f"/clients/{client}/audit/platform-choice",
+        params={"start": "2026-10-01", "end": "2026-10-31"},
+        json={"goal": "b2b_leads", "staff_hours_per_week": {"linkedin": "2", "tiktok": "8"}},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    scores = r.json()
+    assert len(scores) == 6 and scores[0]["platform"] == "linkedin"  # B2B fit, cheapest
+    assert scores[0]["components"]["cost"] == "0.75"
+    r = await platform.http["audit"].post(
+        f"/clients/{client}/audit/platform-choice",
+        params={"start": "2026-10-01", "end": "2026-10-31"},
+        json={"weights": {"audience": "-1"}},
+        headers=headers,
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "weights"]

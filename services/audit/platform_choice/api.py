@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from services.audit.deps import Known
+from services.audit.analysis.api import End, Group, Start, audit_of
+from services.audit.deps import Accounts, Known, Reads
+from services.audit.errors import unprocessable
+from services.audit.platform_choice.handlers import Strategies
+from services.audit.platform_choice.scoring import ChoiceIn, PlatformScore, score
 from services.audit.platform_choice.trials import Trial, TrialIn, Trials
 from shared.runtime import CurrentAgency
 
@@ -33,3 +37,29 @@ async def list_trials(
     """The client's trials, running and ended (with the recommendation)."""
     await known.require(agency.tenant_id, client_id)
     return await _trials(request).for_client(agency.tenant_id, client_id)
+
+
+@router.post("/clients/{client_id}/audit/platform-choice")
+async def platform_choice(
+    client_id: str,
+    body: ChoiceIn,
+    request: Request,
+    start: Start,
+    end: End,
+    agency: CurrentAgency,
+    known: Known,
+    accounts: Accounts,
+    reads: Reads,
+    group: Group = None,
+) -> list[PlatformScore]:
+    """A score per platform (0-100, best first) from audience, goal fit, competitor activity,
+    own performance and cost, with the weights used; see `services/audit/platform_choice`."""
+    audit = await audit_of(
+        client_id=client_id, start=start, end=end, group=group, tenant_id=agency.tenant_id,
+        known=known, accounts=accounts, reads=reads,
+    )  # fmt: skip
+    strategies: Strategies = request.app.state.strategies
+    try:
+        return score(audit, await strategies.platforms(agency.tenant_id, client_id), body)
+    except ValueError as e:
+        raise unprocessable("body", "weights", msg=str(e)) from e
