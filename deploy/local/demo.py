@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import os
 import random
 import sys
@@ -457,6 +458,59 @@ def print_summary(report: dict[str, Any]) -> None:
                     f"{report['base'][svc]}/docs", f"{report['base'][svc]}/metrics")  # fmt: skip
     console.print(ops)
     print_adherence(report)
+    print_ops_dashboard(report)
+
+
+# --------------------------------------------------------------------------- ops (issue 12)
+
+
+def _prometheus_query(base: str, expr: str) -> list[dict[str, Any]]:
+    r = httpx.get(f"{base}/api/v1/query", params={"query": expr}, timeout=10)
+    r.raise_for_status()
+    result: list[dict[str, Any]] = r.json()["data"]["result"]
+    return result
+
+
+def print_ops_dashboard(report: dict[str, Any]) -> None:
+    """The Ops dashboard's key numbers, from the dashboard's own queries on the stack's
+    Prometheus (deploy/dashboards.py; the panel proof test runs every one of them)."""
+    from deploy import dashboards  # noqa: PLC0415 - grafana SDK only needed here
+
+    base = f"http://127.0.0.1:{stack.prometheus_port(stack.profile('dev'))}"
+    try:
+        # the lag probe runs every 10 s and Prometheus scrapes every 2 s: wait for both
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not _prometheus_query(
+            base, 'socialops_kafka_consumer_lag{service="audit"}'
+        ):
+            time.sleep(1)
+        time.sleep(4)
+        rows = [
+            ("services up", 'sum(up{job=~"calendar|metrics|budget|audit"})', "{:.0f}"),
+            ("consumer lag, all groups", f"sum({dashboards.LAG_BY_GROUP})", "{:.0f} messages"),
+            ("dead letters, last hour", f"sum({dashboards.DEAD_LETTERS_1H})", "{:.0f}"),
+            ("ingest p99 (publish to queryable)", dashboards.INGEST_P99, "{:.3f} s"),
+            ("HTTP p99, slowest service", f"max({dashboards.HTTP_P99})", "{:.3f} s"),
+            ("HTTP 5xx ratio, worst service", f"max({dashboards.HTTP_ERROR_RATIO})", "{:.2%}"),
+            ("outbox backlog", "sum(socialops_outbox_backlog)", "{:.0f}"),
+        ]
+        table = Table("Ops dashboard", "now", "query", title=f"Ops dashboard key numbers ({base})")
+        for label, expr, fmt in rows:
+            result = _prometheus_query(base, expr)
+            value = float(result[0]["value"][1]) if result else float("nan")
+            shown = "no data" if math.isnan(value) else fmt.format(value)
+            table.add_row(label, shown, f"[dim]{expr}[/]")
+        console.print(table)
+        lag = Table("group", "lag", title="Consumer lag by group (from the broker)")
+        for r in sorted(
+            _prometheus_query(base, dashboards.LAG_BY_GROUP), key=lambda r: r["metric"]["group"]
+        ):
+            lag.add_row(r["metric"]["group"], f"{float(r['value'][1]):.0f}")
+        console.print(lag)
+    except httpx.HTTPError as e:
+        console.print(
+            f"[yellow]Ops numbers unavailable: no Prometheus at {base} ({e}); `make install` installs it[/]"
+        )
 
 
 def main() -> int:
@@ -532,7 +586,7 @@ async def _audit(
     path = profile.data_dir / "audit-report.html"
     path.write_text(page.text)
     for f in audit["findings"][:5]:
-        console.print(f"  [{f['kind']}] {f['summary']}")
+        console.print(f"  {f['kind']}: {f['summary']}", markup=False)
     console.print(f"  audit report: [bold]{path}[/]")
     report["audit_report"] = str(path)
 
