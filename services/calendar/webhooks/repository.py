@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, IndexModel, ReturnDocument, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError
@@ -146,12 +146,15 @@ class WebhookRepository:
             {"$set": {"consecutive_failures": 0}},
         )
 
-    async def record_failure(self, sub_id: str) -> dict[str, Any] | None:
-        """Count a failed attempt; the subscription after it (None if deleted meanwhile)."""
+    async def record_failures(
+        self, sub_id: str, failures: int, *, reset: bool = False
+    ) -> dict[str, Any] | None:
+        """Count failed attempts (`reset`: a success came between, the count starts over at
+        these); the subscription after it (None if deleted meanwhile)."""
+        change = {"$set": {"consecutive_failures": failures}} if reset else {
+            "$inc": {"consecutive_failures": failures}}  # fmt: skip
         return await self.subscriptions.find_one_and_update(
-            {"_id": sub_id},
-            {"$inc": {"consecutive_failures": 1}},
-            return_document=ReturnDocument.AFTER,
+            {"_id": sub_id}, change, return_document=ReturnDocument.AFTER
         )
 
     async def disable(self, sub_id: str, *, reason: str, session: AsyncClientSession) -> bool:
@@ -234,26 +237,27 @@ class WebhookRepository:
         cursor = self.subscriptions.find({"_id": {"$in": sorted(ids)}})
         return {d["_id"]: d async for d in cursor}
 
-    async def finish(
+    async def finish_many(
         self,
-        delivery: dict[str, Any],
-        attempt: dict[str, Any],
-        *,
-        status: DeliveryStatus,
-        next_attempt_at: datetime | None,
-    ) -> bool:
-        """Log an attempt and set what follows, if the claim it was sent under still holds."""
-        if attempt.get("error"):
-            attempt["error"] = str(attempt["error"])[:MAX_LOG_ERROR]
-        changes: dict[str, Any] = {"status": status.value, "next_attempt_at": next_attempt_at}
-        if status is DeliveryStatus.DELIVERED:
-            changes["delivered_at"] = attempt["at"]
-        result = await self.deliveries.update_one(
-            {"_id": delivery["_id"], "claimed_by": delivery["claimed_by"],
-             "status": DeliveryStatus.PENDING.value},
-            {"$set": changes, "$push": {"attempts": attempt}},
-        )  # fmt: skip
-        return result.modified_count == 1
+        done: list[tuple[dict[str, Any], dict[str, Any], DeliveryStatus, datetime | None]],
+    ) -> None:
+        """Log each (delivery, attempt, status, next attempt) in one unordered bulk write (one
+        wait for the journal), each only if the claim it was sent under still holds (a sender
+        whose lease ran out changes nothing)."""
+        ops = []
+        for delivery, attempt, status, next_attempt_at in done:
+            logged = attempt | {"error": str(attempt["error"])[:MAX_LOG_ERROR]
+                                if attempt.get("error") else None}  # fmt: skip
+            changes: dict[str, Any] = {"status": status.value, "next_attempt_at": next_attempt_at}
+            if status is DeliveryStatus.DELIVERED:
+                changes["delivered_at"] = attempt["at"]
+            ops.append(UpdateOne(
+                {"_id": delivery["_id"], "claimed_by": delivery["claimed_by"],
+                 "status": DeliveryStatus.PENDING.value},
+                {"$set": changes, "$push": {"attempts": logged}},
+            ))  # fmt: skip
+        if ops:
+            await self.deliveries.bulk_write(ops, ordered=False)
 
     async def set_status(self, delivery_id_: str, status: DeliveryStatus) -> None:
         await self.deliveries.update_one(

@@ -14,6 +14,7 @@ import logging
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +37,18 @@ EVENT_TYPE_HEADER = "X-SocialOps-Event-Type"
 DELIVERY_HEADER = "X-SocialOps-Delivery"
 ATTEMPT_HEADER = "X-SocialOps-Attempt"
 USER_AGENT = "SocialOps-Webhooks/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt of a delivery came to, and what follows."""
+
+    delivery: dict[str, Any]
+    sub: dict[str, Any]
+    attempt: dict[str, Any]
+    status: DeliveryStatus
+    next_attempt_at: datetime | None
+    outcome: str  # the metric's label: delivered, retrying, failed
 
 
 class Sender:
@@ -89,22 +102,23 @@ class Sender:
             if not batch:
                 return done
             subs = await self.repo.subscriptions_by_id({d["subscription_id"] for d in batch})
-            await asyncio.gather(
+            outcomes = await asyncio.gather(
                 *(self.deliver(client, d, subs.get(d["subscription_id"])) for d in batch)
             )
+            await self._settle([o for o in outcomes if o is not None])
             done += len(batch)
 
     async def deliver(
         self, client: httpx.AsyncClient, delivery: dict[str, Any], sub: dict[str, Any] | None
-    ) -> None:
-        """One attempt of one delivery (`sub`: its subscription as read for this batch), and
-        what follows from its answer."""
+    ) -> Outcome | None:
+        """One attempt of one delivery (`sub`: its subscription as read for this batch) and
+        what follows from its answer (None: not sent, its subscription is gone or off)."""
         if sub is None:
             await self.repo.set_status(delivery["_id"], DeliveryStatus.CANCELLED)
-            return
+            return None
         if sub["status"] != SubscriptionStatus.ACTIVE.value:
             await self.repo.set_status(delivery["_id"], DeliveryStatus.SUSPENDED)
-            return
+            return None
         number = len(delivery.get("attempts", [])) + 1
         now = utcnow()
         body: bytes = delivery["body"]
@@ -137,49 +151,47 @@ class Sender:
                 wait = retry_after(answer.headers.get("Retry-After"), now=now)
         except httpx.HTTPError as e:
             error = f"{type(e).__name__}: {e}" if str(e) else type(e).__name__
-        attempt = {
+        attempt: dict[str, Any] = {
             "at": now,
             "status_code": code,
             "error": error,
             "duration_ms": int((time.monotonic() - started) * 1000),
         }
         if error is None:
-            await self._delivered(delivery, sub, attempt)
-        else:
-            await self._failed(delivery, sub, attempt, number=number, wait=wait)
-
-    async def _delivered(
-        self, delivery: dict[str, Any], sub: dict[str, Any], attempt: dict[str, Any]
-    ) -> None:
-        if await self.repo.finish(delivery, attempt, status=DeliveryStatus.DELIVERED,
-                                  next_attempt_at=None):  # fmt: skip
-            metrics.ATTEMPTS.labels("delivered").inc()
-            occurred = _occurred_at(delivery)
-            if occurred is not None:
-                metrics.LAG.observe(max(0.0, (attempt["at"] - occurred).total_seconds()))
-        if sub.get("consecutive_failures"):
-            await self.repo.record_success(sub["_id"])
-
-    async def _failed(
-        self,
-        delivery: dict[str, Any],
-        sub: dict[str, Any],
-        attempt: dict[str, Any],
-        *,
-        number: int,
-        wait: float | None,
-    ) -> None:
+            return Outcome(delivery, sub, attempt, DeliveryStatus.DELIVERED, None, "delivered")
         s = self.settings
         last = number >= s.max_attempts
         delay = backoff(number, base_s=s.base_delay_s, cap_s=s.max_delay_s, retry_after_s=wait)
-        next_at = None if last else attempt["at"] + timedelta(seconds=delay)
-        status = DeliveryStatus.FAILED if last else DeliveryStatus.PENDING
-        if not await self.repo.finish(delivery, attempt, status=status, next_attempt_at=next_at):
-            return  # the lease ran out and another sender took it over
-        metrics.ATTEMPTS.labels("failed" if last else "retrying").inc()
-        after = await self.repo.record_failure(sub["_id"])
-        if after is not None and after["consecutive_failures"] >= s.disable_after:
-            await self._disable(after, attempt["error"] or "")
+        if last:
+            return Outcome(delivery, sub, attempt, DeliveryStatus.FAILED, None, "failed")
+        next_at = attempt["at"] + timedelta(seconds=delay)
+        return Outcome(delivery, sub, attempt, DeliveryStatus.PENDING, next_at, "retrying")
+
+    async def _settle(self, outcomes: list[Outcome]) -> None:
+        """Log the batch's attempts in one bulk write, then count each subscription's
+        failures in a row (a success in the batch resets the count to the failures beside it);
+        `disable_after` in a row disable it."""
+        await self.repo.finish_many(
+            [(o.delivery, o.attempt, o.status, o.next_attempt_at) for o in outcomes]
+        )
+        by_sub: dict[str, list[Outcome]] = {}
+        for o in outcomes:
+            metrics.ATTEMPTS.labels(o.outcome).inc()
+            if o.status is DeliveryStatus.DELIVERED:
+                occurred = _occurred_at(o.delivery)
+                if occurred is not None:
+                    metrics.LAG.observe(max(0.0, (o.attempt["at"] - occurred).total_seconds()))
+            by_sub.setdefault(o.sub["_id"], []).append(o)
+        for sub_id, mine in by_sub.items():
+            failed = [o for o in mine if o.status is not DeliveryStatus.DELIVERED]
+            if not failed:
+                if mine[0].sub.get("consecutive_failures"):
+                    await self.repo.record_success(sub_id)
+                continue
+            reset = len(failed) < len(mine)
+            after = await self.repo.record_failures(sub_id, len(failed), reset=reset)
+            if after is not None and after["consecutive_failures"] >= self.settings.disable_after:
+                await self._disable(after, failed[-1].attempt["error"] or "")
 
     async def _disable(self, sub: dict[str, Any], error: str) -> None:
         runtime = self.runtime
