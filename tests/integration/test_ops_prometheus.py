@@ -34,11 +34,12 @@ from shared.settings import ServiceSettings
 
 pytestmark = pytest.mark.integration
 
-# Ports apart from the dev (19092/27817/81xx), test (29092/27818) and bench (49092/47818) stacks.
-KAFKA_PORT = 39092
-MONGO_PORT = 37818
-PROM_PORT = 39090
-SERVICE_PORTS = {svc: 38101 + i for i, svc in enumerate(stack.SERVICES)}
+# Ports apart from the dev (19092/27817/81xx), test (29092/27818) and bench (49092/47818) stacks,
+# and below the ephemeral range (32768+), where an outgoing connection could already hold them.
+KAFKA_PORT = 31092
+MONGO_PORT = 31818
+PROM_PORT = 31090
+SERVICE_PORTS = {svc: 31101 + i for i, svc in enumerate(stack.SERVICES)}
 SERIES_BUDGET_PER_SERVICE = 3000  # after the demo's traffic, one tenant; see shared/ops.py
 PROM_DIR = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
@@ -226,3 +227,17 @@ def test_alert_rules_load_and_evaluate(traffic: dict[str, Any]) -> None:
     rules = [r for g in groups for r in g["rules"]]
     assert len(rules) == 7
     assert all(r["health"] == "ok" for r in rules), [(r["name"], r.get("lastError")) for r in rules]
+
+
+def test_demo_ends_with_the_ops_key_numbers(
+    traffic: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`make demo`'s last table, from the dashboard's own queries on this Prometheus."""
+    monkeypatch.setenv("PROMETHEUS_PORT", str(PROM_PORT))
+    with demo.console.capture() as captured:
+        demo.print_ops_dashboard(traffic)
+    out = captured.get()
+    for row in ("services up", "consumer lag", "dead letters, last hour", "ingest p99", "HTTP p99"):
+        assert row in out, out
+    assert "no data" not in out, out
+    assert "unavailable" not in out, out
