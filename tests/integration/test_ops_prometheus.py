@@ -18,6 +18,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -25,12 +26,15 @@ from typing import Any
 
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from deploy import dashboards
 from deploy.local import demo, stack
-from shared import mongo
+from shared import mongo, ops
 from shared.auth import AgencyDirectory
+from shared.observability import CONSUMER_LAG, OUTBOX_BACKLOG, OUTBOX_OLDEST_AGE, registry
 from shared.settings import ServiceSettings
+from tests.integration.test_ops_lag import committed_behind
 
 pytestmark = pytest.mark.integration
 
@@ -241,3 +245,34 @@ def test_demo_ends_with_the_ops_key_numbers(
         assert row in out, out
     assert "no data" not in out, out
     assert "unavailable" not in out, out
+
+
+async def test_probe_gauges_lag_and_outbox_backlog(ops_stack: stack.Profile) -> None:
+    """The probe publishes lag as gauges labelled by service, group, topic and partition, and
+    the outbox backlog (entries with no sent_at) and the age of its oldest entry."""
+    topic, group = f"ops-probe-{uuid.uuid4().hex[:8]}", f"ops-probe-group-{uuid.uuid4().hex[:8]}"
+    await committed_behind(
+        ops_stack.kafka_bootstrap, topic, group, produced=(15, 15), committed=(5, 15)
+    )
+    db: AsyncMongoClient = AsyncMongoClient(ops_stack.mongodb_uri)  # type: ignore[type-arg]
+    outbox = db[f"ops_lag_{uuid.uuid4().hex[:8]}"]["outbox"]
+    now = datetime.now(UTC)
+    await outbox.insert_many([
+        {"_id": "a", "seq": f"{now - timedelta(seconds=90)}#0", "sent_at": None,
+         "created_at": now - timedelta(seconds=90)},
+        {"_id": "b", "seq": f"{now}#0", "sent_at": None, "created_at": now},
+        {"_id": "c", "seq": f"{now - timedelta(hours=1)}#0", "sent_at": now,
+         "created_at": now - timedelta(hours=1)},
+    ])  # fmt: skip
+    probe = ops.OpsProbe(
+        service="opsunit", bootstrap=ops_stack.kafka_bootstrap, groups={group}, outbox=outbox
+    )
+    await probe.probe()
+    await db.drop_database(outbox.database.name)
+    await db.close()
+    assert CONSUMER_LAG.labels("opsunit", group, topic, "0")._value.get() == 10
+    assert CONSUMER_LAG.labels("opsunit", group, topic, "1")._value.get() == 0
+    assert OUTBOX_BACKLOG.labels("opsunit")._value.get() == 2  # the sent entry is not backlog
+    age = registry.get_sample_value("socialops_outbox_oldest_age_seconds", {"service": "opsunit"})
+    assert age is not None and 89 <= age < 150, age
+    assert OUTBOX_OLDEST_AGE.labels("opsunit")._value.get() == age
