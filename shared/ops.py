@@ -148,6 +148,8 @@ class OpsProbe:
 
     async def run(self) -> None:
         while True:
+            # first wait: a process that lives a few seconds (a test) never pays for a probe
+            await asyncio.sleep(self.interval_s)
             try:
                 await self.probe()
             except asyncio.CancelledError:
@@ -155,7 +157,6 @@ class OpsProbe:
             except Exception:  # the broker or database is down: the probe tries again
                 LAG_PROBE_FAILURES.labels(self.service).inc()
                 log.warning("ops probe failed; will retry", exc_info=True)
-            await asyncio.sleep(self.interval_s)
 
 
 # --------------------------------------------------------------------------- HTTP
