@@ -7,19 +7,26 @@ from fastapi import FastAPI
 from services.budget import api, handlers
 from services.budget.repository import INDEXES, BudgetRepository
 from services.budget.settings import BudgetSettings
+from shared import known_clients
+from shared.known_clients import KnownClients
 from shared.runtime import Runtime, create_http_app
 
 
 def create_app(settings: BudgetSettings | None = None) -> FastAPI:
     runtime = Runtime.build(settings or BudgetSettings())
     repo = BudgetRepository(runtime.db)
+    known = KnownClients(runtime.db)
+    kafka_router = handlers.build_router(runtime, repo)
+    kafka_router.include_router(known_clients.router(runtime, known, group=handlers.GROUP))
     app = create_http_app(
         runtime,
         title="SocialOps budget",
-        description="Budgets, spend ledger and threshold alerts.",
+        description="Budgets planned by category, an append-only spend ledger, threshold, "
+        "pacing and underspend alerts.",
         routers=[api.router],
-        kafka_router=handlers.build_router(runtime, repo),
-        indexes=INDEXES,
+        kafka_router=kafka_router,
+        indexes={**INDEXES, **known_clients.INDEXES},
     )
     app.state.repo = repo
+    app.state.known = known
     return app

@@ -18,22 +18,21 @@ from __future__ import annotations
 import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass, field
-from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from aiokafka import ConsumerRecord
 from pymongo.asynchronous.client_session import AsyncClientSession
 
-from services.budget.metrics import SPEND_BOOKED, SPEND_UNBOOKED, THRESHOLDS_CROSSED, bucket
+from services.budget.alerts import settle
+from services.budget.metrics import SPEND_UNBOOKED
 from services.budget.models import Budget
 from services.budget.repository import BudgetRepository
-from services.budget.service import applies_to, newly_crossed
+from services.budget.service import ad_allocation, applies_to
 from shared import topics
 from shared.broker import encode
 from shared.envelope import derived_event_id, utcnow
 from shared.events import BudgetThresholdCrossed, MetricsIngested, SpendLine
-from shared.money import Money
 from shared.runtime import Runtime
 
 
@@ -101,11 +100,6 @@ def _named(line: SpendLine, own: list[Budget]) -> list[Budget] | Refusal:
     return named
 
 
-def threshold_event_id(tenant_id: str, budget_id: str, pct: int) -> str:
-    """A crossing's event id: the same for a replay, distinct across tenants."""
-    return derived_event_id("BudgetThresholdCrossed", tenant_id, budget_id, pct)
-
-
 async def book_spend(
     event: MetricsIngested,
     session: AsyncClientSession,
@@ -130,43 +124,31 @@ async def book_spend(
         elif isinstance(routed, Refusal):
             refused.append(routed)
         else:
-            entries.extend(_entry(event, b, line) for b in routed)
+            entries.extend(ledger_entry(event, b, line) for b in routed)
     fresh = await repo.book(entries, session=session)
-    added: dict[str, Decimal] = defaultdict(Decimal)
+    by_budget: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for entry in fresh:
-        added[entry["budget_id"]] += entry["amount"]
+        by_budget[entry["budget_id"]].append(entry)
     crossings: list[BudgetThresholdCrossed] = []
+    today = utcnow().date()
     for budget in budgets:
-        if budget.budget_id not in added:
-            continue
-        spent = budget.spent.amount + added[budget.budget_id]
-        crossed = newly_crossed(budget, spent)
-        await repo.record_spend(budget.budget_id, spent, crossed, session=session)
-        if added[budget.budget_id] > 0:  # corrections (negative) are booked but not counted
-            SPEND_BOOKED.labels(event.tenant_id, budget.limit.currency).inc(
-                float(added[budget.budget_id])
+        if budget.budget_id in by_budget:
+            raised = await settle(
+                budget,
+                by_budget[budget.budget_id],
+                cause=event,
+                today=today,
+                session=session,
+                runtime=runtime,
+                repo=repo,
             )
-        for pct in crossed:
-            crossings.append(
-                BudgetThresholdCrossed.new(
-                    producer="budget",
-                    cause=event,
-                    event_id=threshold_event_id(event.tenant_id, budget.budget_id, pct),
-                    budget_id=budget.budget_id,
-                    client_id=budget.client_id,
-                    threshold_pct=pct,
-                    spent=Money(amount=spent, currency=budget.limit.currency),
-                    limit=budget.limit,
-                    pause_paid_posts=pct >= 100,
-                )
-            )
-            THRESHOLDS_CROSSED.labels(event.tenant_id, bucket(pct)).inc()
-    if crossings:
-        await runtime.outbox.stage(session, runtime.topics(topics.BUDGET_THRESHOLDS), *crossings)
+            crossings += [e for e in raised if isinstance(e, BudgetThresholdCrossed)]
     return Booking(crossings=crossings, refused=refused, organic=organic)
 
 
-def _entry(event: MetricsIngested, budget: Budget, line: SpendLine) -> dict[str, Any]:
+def ledger_entry(event: MetricsIngested, budget: Budget, line: SpendLine) -> dict[str, Any]:
+    """The ledger entry of an ad spend line on a budget (on its allocation for the platform)."""
+    allocation = ad_allocation(budget, line)
     return {
         "_id": f"{budget.budget_id}:{line.observation_id}",  # budget ids are unique per service
         "tenant_id": event.tenant_id,
@@ -175,6 +157,10 @@ def _entry(event: MetricsIngested, budget: Budget, line: SpendLine) -> dict[str,
         "amount": line.amount,
         "currency": line.currency,
         "observed_at": line.observed_at,
+        "spent_on": line.observed_at.date().isoformat(),
+        "allocation_id": allocation.id if allocation else None,
+        "platform": line.platform.value,
+        "kind": "metrics",
         "booked_at": utcnow(),
         "event_id": event.event_id,
     }

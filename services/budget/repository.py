@@ -1,7 +1,9 @@
-"""Budget storage: budgets and the spend ledger (one entry per observation and budget)."""
+"""Budget storage: budgets (the current plan), their plan versions, the append-only spend
+ledger (one entry per observation and budget, or per idempotency key) and rate tables."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,7 +16,10 @@ from shared.envelope import utcnow
 
 INDEXES = {
     "budgets": [IndexModel([("tenant_id", ASCENDING), ("client_id", ASCENDING)])],
-    "ledger": [IndexModel([("tenant_id", ASCENDING), ("budget_id", ASCENDING)])],
+    "ledger": [
+        IndexModel([("tenant_id", ASCENDING), ("budget_id", ASCENDING), ("booked_at", ASCENDING)])
+    ],
+    "budget_versions": [IndexModel([("budget_id", ASCENDING), ("version", ASCENDING)])],
 }
 
 
@@ -27,16 +32,39 @@ def _to_doc(budget: Budget) -> dict[str, Any]:
     return doc
 
 
+def rate_key(tenant_id: str, day: date, base: str, quote: str) -> str:
+    return f"{tenant_id}|{day.isoformat()}|{base}|{quote}"
+
+
 class BudgetRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.budgets = db["budgets"]
         self.ledger = db["ledger"]
+        self.versions = db["budget_versions"]
+        self.rates = db["rates"]
 
     async def add(self, budget: Budget) -> None:
         await self.budgets.insert_one(_to_doc(budget))
 
-    async def get(self, tenant_id: str, budget_id: str) -> Budget | None:
-        doc = await self.budgets.find_one({"_id": budget_id, "tenant_id": tenant_id})
+    async def get(
+        self, tenant_id: str, budget_id: str, *, session: AsyncClientSession | None = None
+    ) -> Budget | None:
+        doc = await self.budgets.find_one(
+            {"_id": budget_id, "tenant_id": tenant_id}, session=session
+        )
+        return Budget.model_validate(doc) if doc else None
+
+    async def overlapping(self, budget: Budget) -> Budget | None:
+        """Another budget of the same client and currency whose period overlaps this one's."""
+        doc = await self.budgets.find_one(
+            {
+                "tenant_id": budget.tenant_id,
+                "client_id": budget.client_id,
+                "limit.currency": budget.limit.currency,
+                "period_start": {"$lte": budget.period_end.isoformat()},
+                "period_end": {"$gte": budget.period_start.isoformat()},
+            }
+        )
         return Budget.model_validate(doc) if doc else None
 
     async def list(
@@ -65,6 +93,48 @@ class BudgetRepository:
         )
         return [Budget.model_validate(d) async for d in cursor]
 
+    async def replace_plan(
+        self, before: Budget, after: Budget, *, note: str | None, session: AsyncClientSession
+    ) -> bool:
+        """Keep `before`'s plan as a version and store `after` (False: changed meanwhile)."""
+        found = await self.budgets.find_one_and_update(
+            {"_id": before.budget_id, "tenant_id": before.tenant_id, "version": before.version},
+            {
+                "$set": {
+                    "version": after.version,
+                    "limit": after.limit.model_dump(),
+                    "allocations": [a.model_dump() for a in after.allocations],
+                    "overdraft": after.overdraft,
+                    "warnings": after.warnings,
+                    "updated_at": utcnow(),
+                }
+            },
+            session=session,
+        )
+        if found is None:
+            return False
+        await self.versions.insert_one(
+            {
+                "_id": f"{before.budget_id}:{before.version}",
+                "tenant_id": before.tenant_id,
+                "budget_id": before.budget_id,
+                "version": before.version,
+                "limit": before.limit.model_dump(),
+                "allocations": [a.model_dump() for a in before.allocations],
+                "overdraft": before.overdraft,
+                "replaced_at": utcnow(),
+                "replaced_because": note,
+            },
+            session=session,
+        )
+        return True
+
+    async def versions_of(self, tenant_id: str, budget_id: str) -> list[dict[str, Any]]:
+        cursor = self.versions.find(
+            {"tenant_id": tenant_id, "budget_id": budget_id}, {"_id": 0}
+        ).sort("version", ASCENDING)
+        return [d async for d in cursor]
+
     async def book(
         self, entries: list[dict[str, Any]], *, session: AsyncClientSession
     ) -> list[dict[str, Any]]:
@@ -81,14 +151,138 @@ class BudgetRepository:
             await self.ledger.insert_many(fresh, session=session)
         return fresh
 
+    async def entry(
+        self, tenant_id: str, entry_id: str, *, session: AsyncClientSession | None = None
+    ) -> dict[str, Any] | None:
+        return await self.ledger.find_one(
+            {"_id": entry_id, "tenant_id": tenant_id}, session=session
+        )
+
+    async def entries(self, tenant_id: str, budget_id: str, *, limit: int) -> list[dict[str, Any]]:
+        cursor = self.ledger.find({"tenant_id": tenant_id, "budget_id": budget_id}).sort(
+            [("booked_at", ASCENDING), ("_id", ASCENDING)]
+        )
+        return [d async for d in cursor.limit(limit)]
+
+    async def daily_spend(
+        self, tenant_id: str, budget_id: str, *, session: AsyncClientSession
+    ) -> dict[str, dict[str, Decimal]]:
+        """Spend per allocation ("" for the total) per day (ISO date) from the ledger."""
+        out: dict[str, dict[str, Decimal]] = {}
+        cursor = self.ledger.find(
+            {"tenant_id": tenant_id, "budget_id": budget_id},
+            {"amount": 1, "spent_on": 1, "observed_at": 1, "allocation_id": 1},
+            session=session,
+        )
+        async for d in cursor:
+            day = d.get("spent_on") or d["observed_at"].date().isoformat()
+            for key in ("", d.get("allocation_id") or None):
+                if key is None:
+                    continue
+                per_day = out.setdefault(key, {})
+                per_day[day] = per_day.get(day, Decimal(0)) + d["amount"]
+        return out
+
     async def record_spend(
-        self, budget_id: str, spent: Decimal, crossed: list[int], *, session: AsyncClientSession
+        self,
+        budget: Budget,
+        spent: Decimal,
+        crossed: list[int],
+        *,
+        allocation_spent: dict[str, Decimal],
+        daily: dict[str, Decimal],
+        allocation_daily: dict[str, dict[str, Decimal]],
+        allocation_crossed: dict[str, list[int]],
+        paced: list[str],
+        session: AsyncClientSession,
     ) -> None:
-        await self.budgets.update_one(
-            {"_id": budget_id},
+        update: dict[str, Any] = {
+            "$set": {
+                "spent.amount": spent,
+                "updated_at": utcnow(),
+                **{f"allocation_spent.{k}": v for k, v in allocation_spent.items()},
+                **{f"daily_spent.{day}": v for day, v in daily.items()},
+                **{
+                    f"allocation_daily.{k}.{day}": v
+                    for k, days in allocation_daily.items()
+                    for day, v in days.items()
+                },
+            },
+            "$addToSet": {
+                "crossed_pct": {"$each": crossed},
+                "paced": {"$each": paced},
+                **{f"allocation_crossed.{k}": {"$each": v} for k, v in allocation_crossed.items()},
+            },
+        }
+        await self.budgets.update_one({"_id": budget.budget_id}, update, session=session)
+
+    async def rearm(
+        self, budget: Budget, crossed: list[int], *, session: AsyncClientSession
+    ) -> bool:
+        found = await self.budgets.find_one_and_update(
             {
-                "$set": {"spent.amount": spent, "updated_at": utcnow()},
-                "$addToSet": {"crossed_pct": {"$each": crossed}},
+                "_id": budget.budget_id,
+                "tenant_id": budget.tenant_id,
+                "generation": budget.generation,
+            },
+            {
+                "$set": {
+                    "crossed_pct": crossed,
+                    "generation": budget.generation + 1,
+                    "updated_at": utcnow(),
+                }
             },
             session=session,
         )
+        return found is not None
+
+    async def mark_underspent(self, budget: Budget, *, session: AsyncClientSession) -> bool:
+        found = await self.budgets.find_one_and_update(
+            {"_id": budget.budget_id, "underspent": {"$ne": True}},
+            {"$set": {"underspent": True}},
+            session=session,
+        )
+        return found is not None
+
+    async def unchecked_for_underspend(self, today: date) -> list[Budget]:
+        cursor = self.budgets.find(
+            {
+                "underspent": {"$ne": True},
+                "period_start": {"$lte": today.isoformat()},
+                "period_end": {"$gte": today.isoformat()},
+            }
+        )
+        return [Budget.model_validate(d) async for d in cursor.limit(1000)]
+
+    async def put_rates(self, tenant_id: str, rows: list[dict[str, Any]]) -> int:
+        """Upsert rates (date, base, quote, rate); the latest supplied rate of a day wins."""
+        for row in rows:
+            await self.rates.update_one(
+                {"_id": rate_key(tenant_id, row["date"], row["base"], row["quote"])},
+                {
+                    "$set": {
+                        "tenant_id": tenant_id,
+                        "date": row["date"].isoformat(),
+                        "base": row["base"],
+                        "quote": row["quote"],
+                        "rate": row["rate"],
+                        "supplied_at": utcnow(),
+                    }
+                },
+                upsert=True,
+            )
+        return len(rows)
+
+    async def rate(
+        self,
+        tenant_id: str,
+        day: date,
+        base: str,
+        quote: str,
+        *,
+        session: AsyncClientSession | None = None,
+    ) -> Decimal | None:
+        doc = await self.rates.find_one(
+            {"_id": rate_key(tenant_id, day, base, quote)}, session=session
+        )
+        return doc["rate"] if doc else None

@@ -51,3 +51,24 @@ def budget_body(client_id: str, limit: str = "100.00") -> dict[str, Any]:
         "period_end": "2026-12-31",
         "thresholds_pct": [50, 80, 100],
     }
+
+
+async def budget_knows(platform: Any, tenant_id: str, *client_ids: str) -> None:
+    """Wait until the budget service knows these clients (it learns them from ClientRegistered,
+    issue 10); ids not created through the calendar are announced here as the calendar would."""
+    from shared import topics  # noqa: PLC0415 (helpers stay importable without the platform)
+    from shared.events import ClientRegistered  # noqa: PLC0415
+    from tests.integration.conftest import eventually  # noqa: PLC0415
+
+    known = platform.db("budget")["known_clients"]
+    for client_id in client_ids:
+        if not await platform.db("calendar")["clients"].find_one({"_id": client_id}):
+            event = ClientRegistered.new(
+                producer="tests", tenant_id=tenant_id, client_id=client_id, name=client_id
+            )
+            await platform.send(topics.CLIENTS, event)
+
+        async def learned(client_id: str = client_id) -> bool:
+            return await known.find_one({"_id": f"{tenant_id}|{client_id}"}) is not None
+
+        await eventually(learned)

@@ -6,7 +6,7 @@ import json
 
 from shared import topics
 from tests.integration.conftest import Platform, eventually
-from tests.integration.helpers import budget_body, observation
+from tests.integration.helpers import budget_body, budget_knows, observation
 
 
 async def _client(platform: Platform, headers: dict[str, str]) -> str:
@@ -20,6 +20,7 @@ async def _client(platform: Platform, headers: dict[str, str]) -> str:
 async def test_schedule_ingest_budget_pause_and_audit(platform: Platform) -> None:
     tenant, headers = await platform.new_agency("Acme")
     client_id = await _client(platform, headers)
+    await budget_knows(platform, tenant, client_id)
     r = await platform.http["budget"].post("/budgets", json=budget_body(client_id), headers=headers)
     assert r.status_code == 201, r.text
     budget_id = r.json()["budget_id"]

@@ -14,7 +14,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from shared import topics
 from shared.events import BudgetThresholdCrossed, MetricsIngested, PostScheduled
 from tests.integration.conftest import Platform, eventually
-from tests.integration.helpers import budget_body, observation
+from tests.integration.helpers import budget_body, budget_knows, observation
 
 
 def _headers(record: Any) -> dict[str, str]:
@@ -95,6 +95,7 @@ async def test_metrics_ingested_of_unknown_type_books_and_audits_nothing(
     """Issue 14 item 12: budget and audit each dead-letter a MetricsIngested of an unknown
     event_type instead of booking its spend or adding its totals."""
     tenant, headers = await platform.new_agency()
+    await budget_knows(platform, tenant, "cl-1")
     r = await platform.http["budget"].post("/budgets", json=budget_body("cl-1"), headers=headers)
     budget_id = r.json()["budget_id"]
     retracted = _ingested(tenant, "cl-1", _line("obs-x", "cl-1", "40.00")).model_dump(mode="json")
@@ -155,6 +156,8 @@ async def test_an_event_id_reused_by_another_tenant_does_not_suppress_the_event(
     tenant_a, headers_a = await platform.new_agency("A")
     tenant_b, headers_b = await platform.new_agency("B")
     budget = platform.http["budget"]
+    await budget_knows(platform, tenant_a, "cl-a")
+    await budget_knows(platform, tenant_b, "cl-b")
     a_budget = (await budget.post("/budgets", json=budget_body("cl-a"), headers=headers_a)).json()
     b_budget = (await budget.post("/budgets", json=budget_body("cl-b"), headers=headers_b)).json()
     shared_id = "evt-chosen-by-a-producer"
@@ -229,6 +232,7 @@ async def test_spend_that_books_nowhere_is_dead_lettered_per_line_and_counted(
     organic spend, neither booked nor dead-lettered."""
     tenant, headers = await platform.new_agency()
     http = platform.http["budget"]
+    await budget_knows(platform, tenant, "cl-1")
     budget_id = (await http.post("/budgets", json=budget_body("cl-1"), headers=headers)).json()[
         "budget_id"
     ]

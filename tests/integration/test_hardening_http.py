@@ -21,7 +21,7 @@ from services.calendar.settings import CalendarSettings
 from shared import topics
 from shared.auth import AgencyDirectory
 from tests.integration.conftest import Platform, eventually
-from tests.integration.helpers import budget_body
+from tests.integration.helpers import budget_body, budget_knows
 
 MiB = 1024 * 1024
 CSV_HEADER = "client_id,platform,account_id,entity_id,observed_at,likes,leads"
@@ -409,7 +409,7 @@ async def _pages(http: httpx.AsyncClient, path: str, headers: dict[str, str], li
 async def test_clients_and_budgets_are_paginated(platform: Platform) -> None:
     """Issue 14 item 10: GET /clients and GET /budgets returned every document at once; now
     they page (default 100, at most 500) with an opaque cursor, in name order."""
-    _, headers = await platform.new_agency()
+    tenant, headers = await platform.new_agency()
     _, other = await platform.new_agency("Other")
     cal, bud = platform.http["calendar"], platform.http["budget"]
     names = [f"brand {i:03d}" for i in range(103)]
@@ -436,8 +436,10 @@ async def test_clients_and_budgets_are_paginated(platform: Platform) -> None:
                            headers=other)  # fmt: skip
     assert [c["name"] for c in theirs.json()] == ["not mine"]
 
-    for i in range(5):
-        body = budget_body("cl-1") | {"name": f"budget {i}"}
+    await budget_knows(platform, tenant, "cl-1")
+    for i in range(5):  # one budget per month: a client's budgets may not overlap (issue 10)
+        body = budget_body("cl-1") | {"name": f"budget {i}", "period_start": f"2026-0{i + 1}-01",
+                                      "period_end": f"2026-0{i + 1}-28"}  # fmt: skip
         assert (await bud.post("/budgets", json=body, headers=headers)).status_code == 201
     budget_pages = await _pages(bud, "/budgets", headers, limit=2)
     assert [len(p) for p in budget_pages] == [2, 2, 1]

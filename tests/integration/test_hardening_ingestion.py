@@ -14,7 +14,7 @@ from services.metrics.repository import MetricsRepository
 from shared import mongo, topics
 from shared.events import MetricsIngested, MetricValue
 from tests.integration.conftest import Platform, eventually
-from tests.integration.helpers import budget_body, observation
+from tests.integration.helpers import budget_body, budget_knows, observation
 from tests.integration.test_ingestion_dedupe import records
 
 T0 = datetime(2026, 11, 20, 9, tzinfo=UTC)
@@ -128,6 +128,7 @@ async def test_naming_another_tenants_post_joins_none_of_its_facts(platform: Pla
     cal, bud = platform.http["calendar"], platform.http["budget"]
     client = (await cal.post("/clients", json={"name": "Bakery", "timezone": "UTC"},
                              headers=headers_b)).json()["client_id"]  # fmt: skip
+    await budget_knows(platform, tenant_b, client)
     budget = (await bud.post("/budgets", json=budget_body(client), headers=headers_b)).json()
     r = await cal.post(
         f"/clients/{client}/posts", headers=headers_b,

@@ -9,11 +9,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared import topics
 from shared.events import BudgetThresholdCrossed, MetricsIngested
 from tests.integration.conftest import Platform, eventually
-from tests.integration.helpers import budget_body, observation
+from tests.integration.helpers import budget_body, budget_knows, observation
 
 
 async def test_replayed_metrics_ingested_books_spend_once(platform: Platform) -> None:
     tenant, headers = await platform.new_agency()
+    await budget_knows(platform, tenant, "cl-1")
     r = await platform.http["budget"].post(
         "/budgets", json=budget_body("cl-1", limit="50.00"), headers=headers
     )
@@ -52,6 +53,7 @@ async def test_replayed_metrics_ingested_books_spend_once(platform: Platform) ->
 
 async def test_replayed_observation_is_stored_and_billed_once(platform: Platform) -> None:
     tenant, headers = await platform.new_agency()
+    await budget_knows(platform, tenant, "cl-9")
     r = await platform.http["budget"].post("/budgets", json=budget_body("cl-9"), headers=headers)
     budget_id = r.json()["budget_id"]
     obs = observation(tenant, "cl-9", spend="12.34")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.conftest import Platform, eventually
-from tests.integration.helpers import budget_body
+from tests.integration.helpers import budget_body, budget_knows
 
 PROTECTED = [
     ("calendar", "GET", "/clients"),
@@ -38,7 +38,7 @@ async def test_health_routes_are_open_and_ready(platform: Platform) -> None:
 
 
 async def test_an_agency_never_sees_another_agencys_data(platform: Platform) -> None:
-    _, alice = await platform.new_agency("Alice Agency")
+    alice_tenant, alice = await platform.new_agency("Alice Agency")
     _, bob = await platform.new_agency("Bob Agency")
     cal, budget = platform.http["calendar"], platform.http["budget"]
 
@@ -51,6 +51,7 @@ async def test_an_agency_never_sees_another_agencys_data(platform: Platform) -> 
         headers=alice,
     )
     assert r.status_code == 201
+    await budget_knows(platform, alice_tenant, client_id)
     budget_id = (await budget.post("/budgets", json=budget_body(client_id), headers=alice)).json()[
         "budget_id"
     ]

@@ -6,7 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from services.budget.ledger import Refusal, Unbooked, route, threshold_event_id
+from services.budget.alerts import threshold_event_id
+from services.budget.ledger import Refusal, Unbooked, route
 from services.budget.metrics import bucket
 from shared.money import Money
 from tests.unit.test_budget_logic import budget, line
