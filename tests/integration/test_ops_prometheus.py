@@ -219,6 +219,7 @@ def test_series_per_service_within_budget(traffic: dict[str, Any]) -> None:
         for r in query('count by (job) ({job=~"calendar|metrics|budget|audit"})')
     }
     assert set(counts) == set(SERVICE_PORTS), counts
+    print(f"series per service after the demo's traffic: {counts}")
     over = {job: n for job, n in counts.items() if n > SERIES_BUDGET_PER_SERVICE}
     assert not over, f"series over the budget of {SERIES_BUDGET_PER_SERVICE}: {over}"
     # no label names a client or a post
