@@ -242,6 +242,7 @@ def test_demo_ends_with_the_ops_key_numbers(
     with demo.console.capture() as captured:
         demo.print_ops_dashboard(traffic)
     out = captured.get()
+    print(out)
     for row in ("services up", "consumer lag", "dead letters, last hour", "ingest p99", "HTTP p99"):
         assert row in out, out
     assert "no data" not in out, out
