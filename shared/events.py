@@ -392,6 +392,24 @@ class BudgetResumed(Event):
         return f"{self.tenant_id}:{self.client_id}".encode()
 
 
+class BudgetReviewed(Event):
+    """A budget's periodic (quarterly) review: plan vs actual, and reallocation suggestions
+    (each: move `amount` from one platform to another, with the costs that justify it)."""
+
+    EVENT_TYPE: ClassVar[str] = "BudgetReviewed"
+
+    budget_id: Id
+    client_id: Id
+    period_start: date
+    period_end: date
+    planned: Money
+    spent: Money
+    suggestions: int = Field(ge=0, description="How many reallocations are suggested.")
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.client_id}".encode()
+
+
 # --------------------------------------------------------------------------- goals
 
 
