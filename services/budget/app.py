@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.budget import api, handlers
-from services.budget.repository import INDEXES, BudgetRepository
+from services.budget.repository import INDEXES, BudgetRepository, CountsRepository
 from services.budget.settings import BudgetSettings
 from shared import known_clients
 from shared.known_clients import KnownClients
@@ -16,7 +16,8 @@ def create_app(settings: BudgetSettings | None = None) -> FastAPI:
     runtime = Runtime.build(settings or BudgetSettings())
     repo = BudgetRepository(runtime.db)
     known = KnownClients(runtime.db)
-    kafka_router = handlers.build_router(runtime, repo)
+    counts = CountsRepository(runtime.db)
+    kafka_router = handlers.build_router(runtime, repo, counts)
     kafka_router.include_router(known_clients.router(runtime, known, group=handlers.GROUP))
     app = create_http_app(
         runtime,
@@ -29,4 +30,5 @@ def create_app(settings: BudgetSettings | None = None) -> FastAPI:
     )
     app.state.repo = repo
     app.state.known = known
+    app.state.counts = counts
     return app

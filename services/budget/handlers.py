@@ -1,4 +1,6 @@
-"""Budget subscribers: spend in MetricsIngested -> ledger -> BudgetThresholdCrossed (once)."""
+"""Budget subscribers: MetricsIngested (metrics.ingested.v1) -> spend into the ledger, counts
+per channel -> BudgetThresholdCrossed / allocation thresholds / BudgetPacingAlert (once,
+services.budget.alerts). Clients are learned in shared.known_clients (calendar.clients.v1)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from faststream.kafka.annotations import KafkaMessage
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.budget.ledger import Booking, book_spend, count_unbooked, dead_letter_refused
-from services.budget.repository import BudgetRepository
+from services.budget.repository import BudgetRepository, CountsRepository
 from shared import mongo, topics
 from shared.broker import at_least_once
 from shared.events import MetricsIngested
@@ -16,7 +18,7 @@ from shared.runtime import Runtime
 GROUP = "budget"
 
 
-def build_router(runtime: Runtime, repo: BudgetRepository) -> KafkaRouter:
+def build_router(runtime: Runtime, repo: BudgetRepository, counts: CountsRepository) -> KafkaRouter:
     router = KafkaRouter()
 
     @router.subscriber(topics.METRICS_INGESTED, **at_least_once(runtime.group(GROUP)))
@@ -24,10 +26,12 @@ def build_router(runtime: Runtime, repo: BudgetRepository) -> KafkaRouter:
         """Book the batch's spend; a replayed event books nothing twice. Lines no budget takes
         are dead-lettered one by one (ledger module doc), the others booked."""
         await runtime.require_tenant(event.tenant_id)
-        if not event.spend:
+        if not event.spend and not event.totals:
             return
 
         async def effect(session: AsyncClientSession) -> Booking:
+            totals = [(t.client_id, t.platform.value, t.metrics) for t in event.totals]
+            await counts.add(event.tenant_id, event.occurred_at.date(), totals, session=session)
             booking = await book_spend(event, session, runtime=runtime, repo=repo)
             await dead_letter_refused(
                 booking.refused, event=event, source=msg.raw_message, runtime=runtime

@@ -286,3 +286,77 @@ class BudgetRepository:
             {"_id": rate_key(tenant_id, day, base, quote)}, session=session
         )
         return doc["rate"] if doc else None
+
+
+class CountsRepository:
+    """Counts per client, platform and day from MetricsIngested totals (for cost per result)."""
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.counts = db["channel_counts"]
+
+    async def add(
+        self,
+        tenant_id: str,
+        day: date,
+        totals: list[tuple[str, str, dict[str, Decimal]]],
+        *,
+        session: AsyncClientSession,
+    ) -> None:
+        """Add (client, platform, metrics) deltas to the day's counts (in the caller's
+        transaction, so a replayed event adds nothing: `mongo.run_once`)."""
+        for client_id, platform, metrics in totals:
+            inc = {f"metrics.{k}": v for k, v in metrics.items() if "." not in k and "$" not in k}
+            if not inc:
+                continue
+            await self.counts.update_one(
+                {"_id": f"{tenant_id}|{client_id}|{platform}|{day.isoformat()}"},
+                {
+                    "$set": {
+                        "tenant_id": tenant_id,
+                        "client_id": client_id,
+                        "platform": platform,
+                        "day": day.isoformat(),
+                    },
+                    "$inc": inc,
+                },
+                upsert=True,
+                session=session,
+            )
+
+    async def by_platform(
+        self, tenant_id: str, client_id: str, start: date, end: date
+    ) -> dict[str, dict[str, Decimal]]:
+        out: dict[str, dict[str, Decimal]] = {}
+        cursor = self.counts.find(
+            {
+                "tenant_id": tenant_id,
+                "client_id": client_id,
+                "day": {"$gte": start.isoformat(), "$lte": end.isoformat()},
+            }
+        )
+        async for d in cursor:
+            per = out.setdefault(d["platform"], {})
+            for k, v in d.get("metrics", {}).items():
+                per[k] = per.get(k, Decimal(0)) + Decimal(v)
+        return out
+
+
+async def spend_breakdown(
+    repo: BudgetRepository, budget: Budget, start: date, end: date
+) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
+    """A budget's ledger between two days, by category and by platform."""
+    alloc = {a.id: a for a in budget.allocations}
+    by_cat: dict[str, Decimal] = {}
+    by_platform: dict[str, Decimal] = {}
+    cursor = repo.ledger.find({"tenant_id": budget.tenant_id, "budget_id": budget.budget_id})
+    async for e in cursor:
+        day = e.get("spent_on") or e["observed_at"].date().isoformat()
+        if not start.isoformat() <= day <= end.isoformat():
+            continue
+        a = alloc.get(e.get("allocation_id") or "")
+        cat = a.category.value if a else (e.get("category") or "unallocated")
+        by_cat[cat] = by_cat.get(cat, Decimal(0)) + e["amount"]
+        platform = e.get("platform") or (a.platform.value if a and a.platform else None)
+        if platform:
+            by_platform[platform] = by_platform.get(platform, Decimal(0)) + e["amount"]
+    return by_cat, by_platform
