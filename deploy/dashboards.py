@@ -70,7 +70,9 @@ TENANT_VARIABLE = ("tenant", "socialops_observations_ingested_total", "tenant")
 
 # Queries the alerts and `make demo`'s ops table share with the Ops dashboard.
 LAG_BY_GROUP = "sum by (group) (socialops_kafka_consumer_lag)"
-DEAD_LETTERS_1H = "sum by (topic, reason) (increase(socialops_dead_letters_total[1h]))"
+# increase() misses a counter's first appearance (a first dead letter would read 0), so the
+# panel shows totals since each process started; the alert watches the rate.
+DEAD_LETTERS_TOTAL = "sum by (topic, reason) (socialops_dead_letters_total)"
 INGEST_P99 = "histogram_quantile(0.99, sum by (le) (rate(socialops_ingest_publish_latency_seconds_bucket[5m])))"
 HTTP_P99 = (
     "histogram_quantile(0.99, sum by (service, le) "
@@ -116,9 +118,9 @@ OPS = DashboardSpec(
                     ("max by (group, topic, partition) (socialops_kafka_consumer_lag)", ""),
                 ),
                 ts(
-                    "Dead letters (last hour) by topic and reason",
+                    "Dead letters since process start by topic and reason",
                     "short",
-                    (DEAD_LETTERS_1H, "{{topic}} {{reason}}"),
+                    (DEAD_LETTERS_TOTAL, "{{topic}} {{reason}}"),
                 ),
             ),
         ),
