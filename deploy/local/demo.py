@@ -488,7 +488,7 @@ def print_ops_dashboard(report: dict[str, Any]) -> None:
         rows = [
             ("services up", 'sum(up{job=~"calendar|metrics|budget|audit"})', "{:.0f}"),
             ("consumer lag, all groups", f"sum({dashboards.LAG_BY_GROUP})", "{:.0f} messages"),
-            ("dead letters, last hour", f"sum({dashboards.DEAD_LETTERS_1H})", "{:.0f}"),
+            ("dead letters since start", f"sum({dashboards.DEAD_LETTERS_TOTAL})", "{:.0f}"),
             ("ingest p99 (publish to queryable)", dashboards.INGEST_P99, "{:.3f} s"),
             ("HTTP p99, slowest service", f"max({dashboards.HTTP_P99})", "{:.3f} s"),
             ("HTTP 5xx ratio, worst service", f"max({dashboards.HTTP_ERROR_RATIO})", "{:.2%}"),
