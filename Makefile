@@ -62,3 +62,6 @@ dashboards: install ## regenerate deploy/grafana/dashboards/*.json from deploy/d
 
 k8s-validate: install ## kustomize build every overlay and validate it against the Kubernetes schemas offline
 	@$(PY) -m deploy.k8s.tools validate
+
+bench-budget: install ## budget benchmark: ledger lines/s from MetricsIngested (exactly once) vs one transaction per line, alert p99; writes bench/results/budget.json
+	@$(PY) -m bench.budget $(BUDGET_ARGS)
