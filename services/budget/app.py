@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import FastAPI
 
-from services.budget import api, handlers
+from services.budget import api, handlers, underspend
 from services.budget.repository import INDEXES, BudgetRepository, CountsRepository
 from services.budget.settings import BudgetSettings
 from shared import known_clients
@@ -13,11 +15,17 @@ from shared.runtime import Runtime, create_http_app
 
 
 def create_app(settings: BudgetSettings | None = None) -> FastAPI:
-    runtime = Runtime.build(settings or BudgetSettings())
+    settings = settings or BudgetSettings()
+    runtime = Runtime.build(settings)
     repo = BudgetRepository(runtime.db)
     known = KnownClients(runtime.db)
     counts = CountsRepository(runtime.db)
     kafka_router = handlers.build_router(runtime, repo, counts)
+
+    async def start_sweep() -> None:
+        task = underspend.run(runtime=runtime, repo=repo, interval_s=settings.underspend_interval_s)
+        runtime.background.append(asyncio.create_task(task, name="underspend-sweep"))
+
     kafka_router.include_router(known_clients.router(runtime, known, group=handlers.GROUP))
     app = create_http_app(
         runtime,
@@ -27,6 +35,7 @@ def create_app(settings: BudgetSettings | None = None) -> FastAPI:
         routers=[api.router],
         kafka_router=kafka_router,
         indexes={**INDEXES, **known_clients.INDEXES},
+        on_startup=[start_sweep],
     )
     app.state.repo = repo
     app.state.known = known

@@ -11,3 +11,6 @@ class BudgetSettings(ServiceSettings):
 
     service_name: str = "budget"
     port: int = Field(default=8103, ge=1, le=65535)
+    underspend_interval_s: float = Field(
+        default=60.0, gt=0, description="How often budgets are checked for underspend."
+    )

@@ -232,3 +232,29 @@ async def test_day_of_week_pacing_warns_once_before_the_money_is_gone_then_resum
     # asking for one more than expected: nothing else was published
     crossings = await platform.read_topic(topics.BUDGET_THRESHOLDS, expect=5, timeout=8)
     assert [json.loads(c.value)["threshold_pct"] for c in crossings] == [50, 80, 100, 80]
+
+
+async def test_underspend_at_the_check_point_is_published_once(platform: Platform) -> None:
+    """A 20-day budget checked at 50 %: 11 days elapsed, 1,000.00 x 11 / 20 = 550.00 expected;
+    100.00 spent is under 50 % of that (275.00): BudgetUnderspent, once over two sweeps."""
+    from services.budget import underspend  # noqa: PLC0415 (the sweep the service runs)
+
+    tenant, headers = await platform.new_agency()
+    http = platform.http["budget"]
+    client_id = await _client(platform, tenant, headers)
+    today = datetime.now(UTC).date()
+    body = {"client_id": client_id, "name": "m", "limit": {"amount": "1000.00",
+            "currency": "EUR"}, "period_start": (today - timedelta(days=10)).isoformat(),
+            "period_end": (today + timedelta(days=9)).isoformat()}  # fmt: skip
+    bid = (await http.post("/budgets", json=body, headers=headers)).json()["budget_id"]
+    entry = {"idempotency_key": "k", "spent_on": today.isoformat(),
+             "amount": {"amount": "100.00", "currency": "EUR"}}  # fmt: skip
+    assert (await http.post(f"/budgets/{bid}/entries", json=entry, headers=headers)).is_success
+    state = platform.apps["budget"].state
+    assert await underspend.sweep(runtime=state.runtime, repo=state.repo) == 1
+    assert await underspend.sweep(runtime=state.runtime, repo=state.repo) == 0
+    alerts = await platform.read_topic(topics.BUDGET_ALERTS, expect=2, timeout=6)
+    events = [json.loads(a.value) for a in alerts]
+    assert [(e["event_type"], e["expected"]["amount"], e["spent"]["amount"]) for e in events] == [
+        ("BudgetUnderspent", "550.00", "100.00")
+    ]
