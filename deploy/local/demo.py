@@ -125,13 +125,24 @@ async def run(profile: stack.Profile) -> dict[str, Any]:
         for spec in CLIENTS:
             client = await call("POST", f"{base['calendar']}/clients",
                                 json={"name": spec["name"], "timezone": spec["timezone"]})  # fmt: skip
-            budget = await call("POST", f"{base['budget']}/budgets", json={
+            budget_body = {
                 "client_id": client["client_id"], "name": f"{spec['name']} paid social",
                 "limit": {"amount": spec["budget"], "currency": "EUR"},
                 "period_start": f"{datetime.now(UTC).year}-01-01",
                 "period_end": f"{datetime.now(UTC).year}-12-31",
                 "thresholds_pct": [50, 80, 100],
-            })  # fmt: skip
+            }  # fmt: skip
+
+            async def create_budget(body: dict[str, Any] = budget_body) -> Any:
+                # the budget service learns the client from ClientRegistered a moment later
+                r = await http.post(f"{base['budget']}/budgets", json=body, headers=headers)
+                if r.status_code == 404:
+                    return None
+                if r.status_code >= 400:
+                    raise DemoError(f"POST /budgets -> {r.status_code}: {r.text}")
+                return r.json()
+
+            budget = await _wait("the budget service to know the client", create_budget)
             start = datetime.now(UTC).date() + timedelta(days=1)
             for day in range(6):
                 platform = PLATFORMS[day % len(PLATFORMS)]
@@ -250,6 +261,7 @@ async def run(profile: stack.Profile) -> dict[str, Any]:
         await _publishing(call, http, base, report, profile)
         await _adherence(call, base, report, first)
         await _audit(call, http, base, report, profile, headers)
+        await _budget_review(call, base, report)
         report["metrics_text"] = {
             svc: (await http.get(f"{base[svc]}/metrics")).text for svc in stack.SERVICES
         }
@@ -593,3 +605,50 @@ async def _audit(
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+async def _budget_review(call: Any, base: dict[str, str], report: dict[str, Any]) -> None:
+    """Budget (issue 10): plan the busiest client's budget by platform, book a USD tool invoice
+    at the day's rate, and print the review (plan vs actual, KPIs per channel, suggestions)."""
+    console.rule("[bold]Budget: plan by channel, a USD invoice, the review")
+    entry = max(report["clients"], key=lambda e: Decimal(e["budget"]["limit"]["amount"]))
+    bid = entry["budget"]["budget_id"]
+    limit = Decimal(entry["budget"]["limit"]["amount"])
+    share = (limit * Decimal("0.8") / len(PLATFORMS)).quantize(Decimal("0.01"))
+    allocations = [
+        {"category": "paid_ads", "platform": p, "amount": {"amount": str(share), "currency": "EUR"}}
+        for p in PLATFORMS
+    ] + [{"category": "tools", "amount": {"amount": str(limit - share * len(PLATFORMS)),
+                                           "currency": "EUR"}}]  # fmt: skip
+    plan = await call("PUT", f"{base['budget']}/budgets/{bid}/plan",
+                      json={"limit": entry["budget"]["limit"], "allocations": allocations,
+                            "note": "planned by channel"})  # fmt: skip
+    today = datetime.now(UTC).date().isoformat()
+    await call("POST", f"{base['budget']}/rates",
+               json=[{"date": today, "base": "USD", "quote": "EUR", "rate": "0.9215"}])  # fmt: skip
+    invoice = await call("POST", f"{base['budget']}/budgets/{bid}/entries", json={
+        "idempotency_key": "demo-tool-invoice", "spent_on": today, "category": "tools",
+        "amount": {"amount": "49.00", "currency": "USD"}})  # fmt: skip
+    console.print(f"  plan version {plan['version']}; tool invoice 49.00 USD -> "
+                  f"{invoice['amount']} EUR at {invoice['rate']} ({invoice['rate_date']})")  # fmt: skip
+    review = await call("GET", f"{base['budget']}/budgets/{bid}/review?goal=clicks")
+    report["budget_review"] = review
+    table = Table(title=f"Quarterly review of {bid} ({review['from']}..{review['to']})")
+    for col in ("category", "planned", "actual", "variance"):
+        table.add_column(col)
+    for c in review["categories"]:
+        table.add_row(c["category"], c["planned"], c["actual"], c["variance"])
+    console.print(table)
+    channels = Table(title="Per channel (EUR; null = not defined)")
+    for col in ("platform", "spend", "cpc", "cpm", "cost/engagement", "roi"):
+        channels.add_column(col)
+    for ch in review["channels"]:
+        channels.add_row(ch["platform"], ch["spend"], str(ch["cpc"]), str(ch["cpm"]),
+                         str(ch["cost_per_engagement"]), str(ch["roi"]))  # fmt: skip
+    console.print(channels)
+    for s in review["suggestions"]:
+        b = s["because"]
+        console.print(f"  suggestion: move {s['move']} {s['currency']} from {s['from_platform']} "
+                      f"(CPC {b['from_cost']}) to {s['to_platform']} (CPC {b['to_cost']})")  # fmt: skip
+    if not review["suggestions"]:
+        console.print("  no reallocation suggested (costs equal or shares at their bounds)")
