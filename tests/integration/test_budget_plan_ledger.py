@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared import topics
-from tests.integration.conftest import Platform
+from tests.integration.conftest import Platform, eventually
 from tests.integration.helpers import budget_knows
 
 
@@ -258,3 +258,48 @@ async def test_underspend_at_the_check_point_is_published_once(platform: Platfor
     assert [(e["event_type"], e["expected"]["amount"], e["spent"]["amount"]) for e in events] == [
         ("BudgetUnderspent", "550.00", "100.00")
     ]
+
+
+async def test_threshold_and_pacing_fire_once_across_a_restart(platform: Platform) -> None:
+    """Spend from MetricsIngested crosses 50 % and paces over the limit; a new budget process
+    (same database and consumer group) then gets the same event again and the same line in a
+    new event: nothing is booked twice and neither alert is published again."""
+    from services.budget.app import create_app  # noqa: PLC0415 (a second process, in process)
+    from shared.events import MetricsIngested  # noqa: PLC0415
+
+    tenant, headers = await platform.new_agency()
+    http = platform.http["budget"]
+    client_id = await _client(platform, tenant, headers)
+    now = datetime.now(UTC)
+    today = now.date()
+    body = {"client_id": client_id, "name": "m", "limit": {"amount": "1000.00",
+            "currency": "EUR"}, "period_start": (today - timedelta(days=9)).isoformat(),
+            "period_end": (today + timedelta(days=20)).isoformat()}  # fmt: skip
+    body["thresholds_pct"] = [50, 100]
+    bid = (await http.post("/budgets", json=body, headers=headers)).json()["budget_id"]
+
+    def ingested(obs: str, amount: str) -> MetricsIngested:
+        line = {"observation_id": obs, "client_id": client_id, "platform": "instagram",
+                "amount": amount, "currency": "EUR", "observed_at": now.isoformat()}  # fmt: skip
+        return MetricsIngested.new(producer="tests", tenant_id=tenant, observations=1,
+                                   spend=[line])  # fmt: skip
+
+    async def spent(amount: str) -> bool:
+        got = (await http.get(f"/budgets/{bid}", headers=headers)).json()["spent"]["amount"]
+        return bool(got == amount)
+
+    first = ingested("obs-1", "600.00")  # 60 %; day-of-week projection 1,200.00 > 1,000.00
+    await platform.send(topics.METRICS_INGESTED, first)
+    await eventually(lambda: spent("600.00"))
+
+    settings = platform.apps["budget"].state.runtime.settings
+    restarted = create_app(settings)
+    async with restarted.router.lifespan_context(restarted):
+        await platform.send(topics.METRICS_INGESTED, first)  # the same event again
+        await platform.send(topics.METRICS_INGESTED, ingested("obs-1", "600.00"))  # re-ingested
+        await platform.send(topics.METRICS_INGESTED, ingested("obs-2", "10.00"))  # new spend
+        await eventually(lambda: spent("610.00"))
+    crossings = await platform.read_topic(topics.BUDGET_THRESHOLDS, expect=2, timeout=6)
+    assert [json.loads(c.value)["threshold_pct"] for c in crossings] == [50]
+    alerts = await platform.read_topic(topics.BUDGET_ALERTS, expect=2, timeout=4)
+    assert [json.loads(a.value)["event_type"] for a in alerts] == ["BudgetPacingAlert"]
