@@ -48,20 +48,21 @@ lint: install
 bench-ingest: install ## ingestion benchmark: prints a table, writes bench/results/ingest.json
 	@$(PY) -m bench.ingest
 
-bench-calendar: install ## calendar benchmark: views at ~1M slots, 12-month generation; writes bench/results/calendar.json
+bench-calendar: install ## calendar benchmark: views at ~1M slots, 12-month generation, publishing (due lag, 20k at one instant vs naive); writes bench/results/calendar.json
 	@$(PY) -m bench.calendar_views
+	@$(PY) -m bench.calendar_publish $(PUBLISH_ARGS)
 
 clean: down
 	rm -rf .local
-
-bench-audit: install ## audit benchmark: 12 months x 6 platforms for 10 and 1,000 competitors; writes bench/results/audit.json
-	@$(PY) -m bench.audit
 
 dashboards: install ## regenerate deploy/grafana/dashboards/*.json from deploy/dashboards.py
 	@$(PY) -m deploy.dashboards
 
 k8s-validate: install ## kustomize build every overlay and validate it against the Kubernetes schemas offline
 	@$(PY) -m deploy.k8s.tools validate
+
+bench-audit: install ## audit benchmark: 12 months x 6 platforms for 10 and 1,000 competitors; writes bench/results/audit.json
+	@$(PY) -m bench.audit
 
 bench-budget: install ## budget benchmark: ledger lines/s from MetricsIngested (exactly once) vs one transaction per line, alert p99; writes bench/results/budget.json
 	@$(PY) -m bench.budget $(BUDGET_ARGS)

@@ -1,0 +1,347 @@
+"""`make bench-calendar` (publishing part, issue 9): due posts to the sandbox platform with
+`--stored` posts in the database (default 1,000,000: scheduled months ahead or published).
+
+Runs the calendar service (`python -m services.calendar`, its own process) and the sandbox
+platform (its own process) on the benchmark stack profile, then measures:
+
+- `due_lag_p99_ms`: posts due at `--rate` per second (default 200) for `--seconds`; the lag of
+  each is (created on the sandbox) - (its due instant); p50/p99 over all;
+- `top_of_hour_20k_s`: `--peak` posts (default 20,000) due at one instant: seconds from that
+  instant until every one is `published` in the database;
+- the same peak for a **naive baseline** in the same run, on the same database (the service
+  stopped): poll every second, then for each due post one by one: a transaction moving it to
+  publishing with its `PostDue`, the HTTP publish, a transaction recording it published with
+  its `PostPublished`. `ratio_vs_naive` = naive / ours.
+
+Adds a `publishing` section (and the three headline figures) to `bench/results/calendar.json`
+(written by bench/calendar_views.py first) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import secrets
+import shutil
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pymongo import ASCENDING, AsyncMongoClient
+from rich.table import Table
+
+from bench import service
+from bench.ingest import bench_profile
+from bench.report import console
+from deploy.local import stack
+from services.calendar.publishing import lifecycle
+from services.calendar.publishing.connectors import Published
+from shared import mongo, outbox, topics
+from shared.auth import AgencyDirectory
+
+RESULTS = stack.REPO / "bench" / "results" / "calendar.json"
+PORT = 18112
+PLATFORMS = ("instagram", "facebook", "linkedin", "tiktok", "x")
+TARGETS = {"due_lag_p99_ms": 1000, "ratio_vs_naive": 10}
+
+
+def post(tenant_id: str, i: int, at: datetime, *, status: str = "scheduled") -> dict[str, Any]:
+    """A post as the calendar stores it (500 clients, five platforms)."""
+    post_id = f"po-{i:09d}"
+    doc = {
+        "_id": post_id,
+        "post_id": post_id,
+        "tenant_id": tenant_id,
+        "client_id": f"cl-{i % 500:04d}",
+        "platform": PLATFORMS[i % len(PLATFORMS)],
+        "scheduled_at": at,
+        "local_time": at.isoformat(),
+        "timezone": "UTC",
+        "content_type": "post",
+        "pillar": "Recipes",
+        "caption": f"Fresh bread, batch {i}",
+        "paid": False,
+        "budget_id": None,
+        "status": status,
+        "created_at": at,
+        "version": 1,
+    }
+    if status == "published":
+        doc |= {"platform_post_id": f"old-{i}", "published_at": at, "attempts": 1}
+    return doc
+
+
+async def insert(db: Any, docs: list[dict[str, Any]], chunk: int = 5000) -> None:
+    for start in range(0, len(docs), chunk):
+        await db.posts.insert_many(docs[start : start + chunk], ordered=False)
+
+
+async def store(db: Any, tenant_id: str, count: int, first: int) -> float:
+    """`count` posts that are not due: two thirds scheduled 1-12 months ahead, a third
+    published last month."""
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    for start in range(0, count, 20_000):
+        docs = []
+        for i in range(start, min(count, start + 20_000)):
+            if i % 3 == 2:
+                docs.append(post(tenant_id, first + i, now - timedelta(days=1 + i % 30),
+                                 status="published"))  # fmt: skip
+            else:
+                docs.append(post(tenant_id, first + i, now + timedelta(days=30 + i % 330)))
+        await insert(db, docs)
+        console.print(f"  stored {min(count, start + 20_000):,} / {count:,}", end="\r")
+    console.print()
+    return round(time.perf_counter() - started, 1)
+
+
+async def sandbox_posts(http: httpx.AsyncClient, base: str) -> dict[str, float]:
+    data: dict[str, float] = (await http.get(f"{base}/_posts")).json()
+    return data
+
+
+async def wait_published(db: Any, ids_from: str, ids_to: str, count: int, limit_s: float) -> bool:
+    deadline = time.monotonic() + limit_s
+    query = {"_id": {"$gte": ids_from, "$lt": ids_to}, "status": "published"}
+    while time.monotonic() < deadline:
+        if await db.posts.count_documents(query) >= count:
+            return True
+        await asyncio.sleep(0.2)
+    return False
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def steady(db: Any, http: httpx.AsyncClient, tenant_id: str, args: argparse.Namespace,
+                 first: int) -> dict[str, Any]:  # fmt: skip
+    """Posts due at `rate` a second for `seconds`, written ahead; lag due -> on the sandbox."""
+    count = args.rate * args.seconds
+    t0 = datetime.now(UTC) + timedelta(seconds=5)
+    docs = [post(tenant_id, first + i, t0 + timedelta(seconds=i / args.rate)) for i in range(count)]
+    await insert(db, docs)
+    ok = await wait_published(db, docs[0]["_id"], f"po-{first + count:09d}", count,
+                              args.seconds + 120)  # fmt: skip
+    created = await sandbox_posts(http, args.sandbox_url)
+    lags = [
+        (created[d["_id"]] - d["scheduled_at"].timestamp()) * 1000
+        for d in docs
+        if d["_id"] in created
+    ]
+    return {
+        "posts": count,
+        "rate_per_s": args.rate,
+        "all_published": ok,
+        "due_lag_p50_ms": round(pct(lags, 0.50), 1),
+        "due_lag_p99_ms": round(pct(lags, 0.99), 1),
+        "due_lag_max_ms": round(max(lags), 1),
+    }
+
+
+async def peak(db: Any, tenant_id: str, count: int, first: int) -> dict[str, Any]:
+    """`count` posts due at one instant (written ahead); seconds until all are published."""
+    at = datetime.now(UTC) + timedelta(seconds=5)
+    docs = [post(tenant_id, first + i, at) for i in range(count)]
+    await insert(db, docs)
+    ok = await wait_published(db, docs[0]["_id"], f"po-{first + count:09d}", count, 1800)
+    return {"posts": count, "all_published": ok,
+            "seconds": round((datetime.now(UTC) - at).total_seconds(), 2)}  # fmt: skip
+
+
+class Naive:
+    """The baseline: poll every second, publish due posts one by one (same lifecycle writes)."""
+
+    def __init__(
+        self, client: AsyncMongoClient[dict[str, Any]], db: Any, prefix: str, sandbox_url: str
+    ) -> None:
+        self.sandbox_url = sandbox_url
+        self.client = client
+        self.db = db
+        self.outbox = outbox.Outbox(db, None, service="calendar")  # type: ignore[arg-type]
+        self.topic = prefix + topics.POST_LIFECYCLE
+
+    async def run(self, http: httpx.AsyncClient, count: int, first: int, limit_s: float) -> float:
+        at = datetime.now(UTC) + timedelta(seconds=5)
+        await insert(self.db, [post("naive", first + i, at) for i in range(count)])
+        done = 0
+        started = time.monotonic()
+        while done < count and time.monotonic() - started < limit_s:
+            await asyncio.sleep(1.0)
+            due = self.db.posts.find(
+                {"status": "scheduled", "scheduled_at": {"$lte": datetime.now(UTC)}}
+            )
+            async for doc in due.sort("scheduled_at", ASCENDING):
+                async with mongo.transaction(self.client) as s:
+                    await self.db.posts.update_one(
+                        {"_id": doc["_id"], "status": "scheduled"},
+                        {"$set": {"status": "publishing"}, "$inc": {"attempts": 1}}, session=s,
+                    )  # fmt: skip
+                    await self.outbox.stage(s, self.topic, lifecycle.due(doc))
+                r = await http.post(
+                    f"{self.sandbox_url}/v1/{doc['platform']}/posts",
+                    content=json.dumps({"caption": doc["caption"]}),
+                    headers={"Idempotency-Key": doc["_id"], "X-Account": doc["client_id"]},
+                )
+                result = Published(r.json()["id"], r.json()["url"])
+                now = datetime.now(UTC)
+                async with mongo.transaction(self.client) as s:
+                    await self.db.posts.update_one(
+                        {"_id": doc["_id"], "status": "publishing"},
+                        {"$set": {"status": "published", "published_at": now,
+                                  "platform_post_id": result.platform_post_id}}, session=s,
+                    )  # fmt: skip
+                    await self.outbox.stage(
+                        s, self.topic, lifecycle.published(doc | {"attempts": 1}, result, at=now)
+                    )
+                done += 1
+        return round((datetime.now(UTC) - at).total_seconds(), 2)
+
+
+async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -> dict[str, Any]:
+    run_id = time.strftime("%H%M%S") + secrets.token_hex(2)
+    databases = {"calendar": f"benchpub_{run_id}_calendar", "tenancy": f"benchpub_{run_id}_tenancy"}
+    prefix = f"benchpub{run_id}."
+    client: AsyncMongoClient[dict[str, Any]] = mongo.connect(profile.mongodb_uri, app_name="bench")
+    db = client[databases["calendar"]]
+    agency, _ = await AgencyDirectory(client[databases["tenancy"]]).create_agency("Bench")
+    stack.start_sandbox(profile)
+    sandbox_url = stack.sandbox_url(profile)
+    env = {
+        **stack.service_env(profile),
+        "SOCIALOPS_TOPIC_PREFIX": prefix,
+        "SOCIALOPS_TENANCY_DATABASE": databases["tenancy"],
+        "SOCIALOPS_LOG_LEVEL": "WARNING",
+        "CALENDAR_PORT": str(PORT),
+        "CALENDAR_DATABASE": databases["calendar"],
+        "CALENDAR_PUBLISH_SANDBOX_URL": sandbox_url,
+    }
+    args.sandbox_url = sandbox_url
+    results: dict[str, Any] = {"stored": args.stored}
+    try:
+        console.rule(f"storing {args.stored:,} posts")
+        results["storing_s"] = await store(db, agency.tenant_id, args.stored, 0)
+        pid = stack._spawn(profile, "calendar", [sys.executable, "-m", "services.calendar"], env)
+        ready = await service.wait_ready(
+            f"http://127.0.0.1:{PORT}", lambda: stack._alive(pid), limit_s=240
+        )
+        if not ready:
+            raise RuntimeError("the calendar service did not get ready")
+        async with httpx.AsyncClient(timeout=30) as http:
+            console.rule(f"steady: {args.rate}/s for {args.seconds} s")
+            results["steady"] = await steady(db, http, agency.tenant_id, args, 10**8)
+            console.print(results["steady"])
+            console.rule(f"top of the hour: {args.peak:,} posts at one instant")
+            results["peak"] = await peak(db, agency.tenant_id, args.peak, 2 * 10**8)
+            console.print(results["peak"])
+            stack._stop(profile, "calendar")
+            console.rule(f"naive baseline: {args.naive_peak:,} posts at one instant")
+            naive = Naive(client, db, prefix, sandbox_url)
+            seconds = await naive.run(http, args.naive_peak, 3 * 10**8, args.naive_limit_s)
+            published = await db.posts.count_documents(
+                {"tenant_id": "naive", "status": "published"}
+            )
+            results["naive"] = {"posts": args.naive_peak, "published": published,
+                                "seconds": seconds}  # fmt: skip
+            console.print(results["naive"])
+    finally:
+        stack._stop(profile, "calendar")
+        stack._stop(profile, "sandbox")
+        if drop:
+            for name in databases.values():
+                await client.drop_database(name)
+        await client.close()
+    ours = results["peak"]["seconds"] / results["peak"]["posts"]
+    theirs = results["naive"]["seconds"] / max(1, results["naive"]["published"])
+    results["due_lag_p99_ms"] = results["steady"]["due_lag_p99_ms"]
+    results["top_of_hour_20k_s"] = round(ours * 20_000, 2)
+    results["naive_top_of_hour_20k_s"] = round(theirs * 20_000, 2)
+    results["naive_extrapolated"] = results["naive"]["published"] < 20_000
+    results["ratio_vs_naive"] = round(theirs / ours, 1)
+    return results
+
+
+def print_table(r: dict[str, Any]) -> None:
+    table = Table(title=f"publishing with {r['stored']:,} posts stored")
+    for column in ("figure", "value", "target", ""):
+        table.add_column(column)
+    lag = r["due_lag_p99_ms"]
+    ratio = r["ratio_vs_naive"]
+    rows = [
+        ("due_lag_p50_ms", r["steady"]["due_lag_p50_ms"], "", ""),
+        ("due_lag_p99_ms", lag, "<= 1000", lag <= TARGETS["due_lag_p99_ms"]),
+        ("top_of_hour_20k_s", r["top_of_hour_20k_s"], "", ""),
+        ("naive_top_of_hour_20k_s", r["naive_top_of_hour_20k_s"], "", ""),
+        ("ratio_vs_naive", ratio, ">= 10", ratio >= TARGETS["ratio_vs_naive"]),
+    ]
+    for name, value, target, ok in rows:
+        verdict = "" if ok == "" else ("[green]met[/]" if ok else "[red]missed[/]")
+        table.add_row(name, f"{value:,}", target, verdict)
+    table.add_row(
+        "peak measured", f"{r['peak']['posts']:,} posts in {r['peak']['seconds']} s", "", ""
+    )
+    naive = r["naive"]
+    note = " (extrapolated to 20,000)" if r["naive_extrapolated"] else ""
+    table.add_row(
+        "naive measured", f"{naive['published']:,} posts in {naive['seconds']} s{note}", "", ""
+    )
+    console.print(table)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--stored", type=int, default=1_000_000, help="posts in the database")
+    p.add_argument("--rate", type=int, default=200, help="posts due per second (steady)")
+    p.add_argument("--seconds", type=int, default=30, help="length of the steady phase")
+    p.add_argument("--peak", type=int, default=20_000, help="posts due at one instant")
+    p.add_argument("--naive-peak", type=int, default=20_000, help="the naive baseline's peak")
+    p.add_argument("--naive-limit-s", type=float, default=900, help="stop the naive run after")
+    p.add_argument("--output", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    profile = bench_profile()
+    ours = [name for name in ("kafka", "mongo") if not stack.running_pid(profile, name)]
+    started = time.perf_counter()
+    try:
+        stack.start_mongo(profile)
+        stack.start_kafka(profile)
+        external = bool(os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("MONGODB_URI"))
+        results = asyncio.run(run(args, profile, drop=external or "mongo" not in ours))
+    except (RuntimeError, stack.StackError) as e:
+        console.print(f"[red]benchmark failed:[/] {e}")
+        return 1
+    finally:
+        for name in ours:
+            if stack._stop(profile, name):
+                shutil.rmtree(profile.data_dir / name, ignore_errors=True)
+    print_table(results)
+    previous = json.loads(args.output.read_text()) if args.output.exists() else {}
+    headline = ("due_lag_p99_ms", "top_of_hour_20k_s", "naive_top_of_hour_20k_s", "ratio_vs_naive")
+    out = {
+        **previous,
+        **{k: results[k] for k in headline},
+        "publishing": {
+            **results,
+            "targets": TARGETS,
+            "run": {
+                "at": datetime.now(UTC).isoformat(timespec="seconds"),
+                "cpus": os.cpu_count(),
+                "seconds": round(time.perf_counter() - started, 1),
+                "python": platform.python_version(),
+            },
+        },
+    }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    console.print(f"wrote {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
