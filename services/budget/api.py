@@ -17,7 +17,12 @@ from pydantic import BaseModel, Field, ValidationError
 from services.budget import entries as ledger_entries
 from services.budget import review
 from services.budget.models import Budget, BudgetIn, PlanIn
-from services.budget.repository import BudgetRepository, CountsRepository, spend_breakdown
+from services.budget.repository import (
+    BudgetRepository,
+    CountsRepository,
+    StrategyPlatforms,
+    spend_breakdown,
+)
 from services.budget.service import as_of, project
 from shared import mongo, pages, topics
 from shared.envelope import utcnow
@@ -61,8 +66,33 @@ async def _budget(repo: BudgetRepository, tenant_id: str, budget_id: str) -> Bud
     return budget
 
 
+def get_strategies(request: Request) -> StrategyPlatforms:
+    strategies: StrategyPlatforms = request.app.state.strategies
+    return strategies
+
+
+Strategies = Annotated[StrategyPlatforms, Depends(get_strategies)]
+
+
+async def _warnings(
+    plan: PlanIn, *, tenant_id: str, client_id: str, strategies: StrategyPlatforms
+) -> list[str]:
+    """Allocations tied to a platform the client's strategy does not use (a warning only)."""
+    used = await strategies.platforms(tenant_id, client_id)
+    if used is None:
+        return []
+    return [
+        f"allocations[{i}].platform: {a.platform.value} is not used by the client's strategy "
+        f"({', '.join(sorted(used)) or 'no platforms'})"
+        for i, a in enumerate(plan.allocations)
+        if a.platform is not None and a.platform.value not in used
+    ]
+
+
 @router.post("/budgets", status_code=status.HTTP_201_CREATED)
-async def create_budget(body: BudgetIn, agency: CurrentAgency, repo: Repo, known: Known) -> Budget:
+async def create_budget(
+    body: BudgetIn, agency: CurrentAgency, repo: Repo, known: Known, strategies: Strategies
+) -> Budget:
     """Plan a budget for one of your clients (404 for a client the agency does not have):
     a limit in one currency, a period and allocations by category (version 1)."""
     await known.require(agency.tenant_id, body.client_id)
@@ -72,6 +102,9 @@ async def create_budget(body: BudgetIn, agency: CurrentAgency, repo: Repo, known
         budget_id=f"bu-{uuid.uuid4().hex[:12]}",
         tenant_id=agency.tenant_id,
         spent=Money.zero(body.limit.currency),
+        warnings=await _warnings(
+            body, tenant_id=agency.tenant_id, client_id=body.client_id, strategies=strategies
+        ),
         created_at=utcnow(),
     )
     other = await repo.overlapping(budget)
@@ -114,7 +147,12 @@ async def get_budget(budget_id: str, agency: CurrentAgency, repo: Repo) -> Budge
 
 @router.put("/budgets/{budget_id}/plan")
 async def replace_plan(
-    budget_id: str, body: PlanIn, agency: CurrentAgency, repo: Repo, runtime: RuntimeDep
+    budget_id: str,
+    body: PlanIn,
+    agency: CurrentAgency,
+    repo: Repo,
+    runtime: RuntimeDep,
+    strategies: Strategies,
 ) -> Budget:
     """A new version of the plan (limit, allocations); the previous one is kept
     (`GET /budgets/{id}/versions`). Spend stays on allocations of the same id."""
@@ -129,6 +167,9 @@ async def replace_plan(
             "allocations": body.allocations_out(),
             "overdraft": body.overdraft,
             "version": before.version + 1,
+            "warnings": await _warnings(
+                body, tenant_id=agency.tenant_id, client_id=before.client_id, strategies=strategies
+            ),
         }
     )
     async with mongo.transaction(runtime.mongo) as session:

@@ -7,7 +7,12 @@ import asyncio
 from fastapi import FastAPI
 
 from services.budget import api, handlers, underspend
-from services.budget.repository import INDEXES, BudgetRepository, CountsRepository
+from services.budget.repository import (
+    INDEXES,
+    BudgetRepository,
+    CountsRepository,
+    StrategyPlatforms,
+)
 from services.budget.settings import BudgetSettings
 from shared import known_clients
 from shared.known_clients import KnownClients
@@ -20,7 +25,8 @@ def create_app(settings: BudgetSettings | None = None) -> FastAPI:
     repo = BudgetRepository(runtime.db)
     known = KnownClients(runtime.db)
     counts = CountsRepository(runtime.db)
-    kafka_router = handlers.build_router(runtime, repo, counts)
+    strategies = StrategyPlatforms(runtime.db)
+    kafka_router = handlers.build_router(runtime, repo, counts, strategies)
 
     async def start_sweep() -> None:
         task = underspend.run(runtime=runtime, repo=repo, interval_s=settings.underspend_interval_s)
@@ -40,4 +46,5 @@ def create_app(settings: BudgetSettings | None = None) -> FastAPI:
     app.state.repo = repo
     app.state.known = known
     app.state.counts = counts
+    app.state.strategies = strategies
     return app

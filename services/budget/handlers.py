@@ -9,16 +9,21 @@ from faststream.kafka.annotations import KafkaMessage
 from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.budget.ledger import Booking, book_spend, count_unbooked, dead_letter_refused
-from services.budget.repository import BudgetRepository, CountsRepository
+from services.budget.repository import BudgetRepository, CountsRepository, StrategyPlatforms
 from shared import mongo, topics
 from shared.broker import at_least_once
-from shared.events import MetricsIngested
+from shared.events import MetricsIngested, StrategyUpdated
 from shared.runtime import Runtime
 
 GROUP = "budget"
 
 
-def build_router(runtime: Runtime, repo: BudgetRepository, counts: CountsRepository) -> KafkaRouter:
+def build_router(
+    runtime: Runtime,
+    repo: BudgetRepository,
+    counts: CountsRepository,
+    strategies: StrategyPlatforms,
+) -> KafkaRouter:
     router = KafkaRouter()
 
     @router.subscriber(topics.METRICS_INGESTED, **at_least_once(runtime.group(GROUP)))
@@ -51,5 +56,12 @@ def build_router(runtime: Runtime, repo: BudgetRepository, counts: CountsReposit
         count_unbooked(booking)
         if booking.crossings:
             runtime.outbox.kick()
+
+    @router.subscriber(topics.STRATEGIES, **at_least_once(runtime.group(f"{GROUP}-strategies")))
+    async def on_strategy_updated(event: StrategyUpdated) -> None:
+        """Remember the platforms of each strategy's latest version (allocations for other
+        platforms get a warning); a replay or an older version changes nothing."""
+        await runtime.require_tenant(event.tenant_id)
+        await strategies.record(event)
 
     return router

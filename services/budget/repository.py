@@ -3,6 +3,7 @@ ledger (one entry per observation and budget, or per idempotency key) and rate t
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from services.budget.models import Budget
 from shared.envelope import utcnow
@@ -360,3 +362,35 @@ async def spend_breakdown(
         if platform:
             by_platform[platform] = by_platform.get(platform, Decimal(0)) + e["amount"]
     return by_cat, by_platform
+
+
+class StrategyPlatforms:
+    """The platforms of each client's strategies (latest version each), from StrategyUpdated."""
+
+    def __init__(self, db: AsyncDatabase[Any]) -> None:
+        self.strategies = db["strategy_platforms"]
+
+    async def record(self, event: Any) -> None:
+        """Keep the newest version of a strategy (a replay or an older one changes nothing)."""
+        key = f"{event.tenant_id}|{event.strategy_id}"
+        doc = {
+            "tenant_id": event.tenant_id,
+            "client_id": event.client_id,
+            "version": event.version,
+            "platforms": [p.value for p in event.platforms],
+        }
+        existing = await self.strategies.find_one({"_id": key}, {"version": 1})
+        if existing is None:
+            with contextlib.suppress(DuplicateKeyError):
+                await self.strategies.insert_one({"_id": key, **doc})
+                return
+        await self.strategies.update_one(
+            {"_id": key, "version": {"$lt": event.version}}, {"$set": doc}
+        )
+
+    async def platforms(self, tenant_id: str, client_id: str) -> set[str] | None:
+        """Every platform the client's strategies use; None when no strategy is known."""
+        found: set[str] | None = None
+        async for d in self.strategies.find({"tenant_id": tenant_id, "client_id": client_id}):
+            found = (found or set()) | set(d["platforms"])
+        return found

@@ -303,3 +303,30 @@ async def test_threshold_and_pacing_fire_once_across_a_restart(platform: Platfor
     assert [json.loads(c.value)["threshold_pct"] for c in crossings] == [50]
     alerts = await platform.read_topic(topics.BUDGET_ALERTS, expect=2, timeout=4)
     assert [json.loads(a.value)["event_type"] for a in alerts] == ["BudgetPacingAlert"]
+
+
+async def test_an_allocation_for_a_platform_the_strategy_does_not_use_is_a_warning(
+    platform: Platform,
+) -> None:
+    from shared.events import StrategyUpdated  # noqa: PLC0415
+
+    tenant, headers = await platform.new_agency()
+    client_id = await _client(platform, tenant, headers)
+    await platform.send(topics.STRATEGIES, StrategyUpdated.new(
+        producer="calendar", tenant_id=tenant, client_id=client_id, strategy_id="st-1",
+        version=1, period="quarter", start="2026-01-01", end="2026-04-01",
+        platforms=["instagram", "linkedin"],
+    ))  # fmt: skip
+    stored = platform.db("budget")["strategy_platforms"]
+
+    async def learned() -> bool:
+        return await stored.find_one({"_id": f"{tenant}|st-1"}) is not None
+
+    await eventually(learned)
+    body = _quarter(client_id)
+    body["allocations"][4]["platform"] = "tiktok"  # test budget on a platform not in the plan
+    r = await platform.http["budget"].post("/budgets", json=body, headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["warnings"] == [
+        "allocations[4].platform: tiktok is not used by the client's strategy (instagram, linkedin)"
+    ]
