@@ -28,11 +28,12 @@ from services.budget.alerts import settle
 from services.budget.metrics import SPEND_UNBOOKED
 from services.budget.models import Budget
 from services.budget.repository import BudgetRepository
-from services.budget.service import ad_allocation, applies_to
+from services.budget.service import ad_allocation, applies_to, convert
 from shared import topics
 from shared.broker import encode
 from shared.envelope import derived_event_id, utcnow
 from shared.events import BudgetThresholdCrossed, MetricsIngested, SpendLine
+from shared.money import Money
 from shared.runtime import Runtime
 
 
@@ -122,7 +123,13 @@ async def book_spend(
         if routed is None:
             organic += 1
         elif isinstance(routed, Refusal):
-            refused.append(routed)
+            converted = None
+            if routed.reason is Unbooked.CURRENCY_MISMATCH:
+                converted = await _converted(event, line, budgets, repo=repo, session=session)
+            if converted:
+                entries.extend(converted)
+            else:
+                refused.append(routed)
         else:
             entries.extend(ledger_entry(event, b, line) for b in routed)
     fresh = await repo.book(entries, session=session)
@@ -213,3 +220,40 @@ def _record(source: Any, runtime: Runtime) -> ConsumerRecord[Any, Any]:
         timestamp_type=0, key=None, value=None, checksum=None, serialized_key_size=-1,
         serialized_value_size=-1, headers=[],
     )  # fmt: skip
+
+
+async def _converted(
+    event: MetricsIngested,
+    line: SpendLine,
+    budgets: list[Budget],
+    *,
+    repo: BudgetRepository,
+    session: AsyncClientSession,
+) -> list[dict[str, Any]]:
+    """Entries for a line in another currency than its budgets', converted at the agency's rate
+    for the line's day (rate and date kept on the entry); none without such a rate."""
+    day = line.observed_at.date()
+    own = [
+        b
+        for b in budgets
+        if b.client_id == line.client_id
+        and (b.budget_id == line.budget_id or (
+            line.budget_id is None and b.period_start <= day <= b.period_end))
+    ]  # fmt: skip
+    out = []
+    for budget in own:
+        currency = budget.limit.currency
+        rate = await repo.rate(event.tenant_id, day, line.currency, currency, session=session)
+        if rate is None:
+            continue
+        original = Money(amount=line.amount, currency=line.currency)
+        entry = ledger_entry(event, budget, line)
+        entry |= {
+            "amount": convert(original, to=currency, rate=rate).amount,
+            "currency": currency,
+            "original": original.model_dump(),
+            "rate": rate,
+            "rate_date": day.isoformat(),
+        }
+        out.append(entry)
+    return out

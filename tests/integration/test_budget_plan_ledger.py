@@ -330,3 +330,34 @@ async def test_an_allocation_for_a_platform_the_strategy_does_not_use_is_a_warni
     assert r.json()["warnings"] == [
         "allocations[4].platform: tiktok is not used by the client's strategy (instagram, linkedin)"
     ]
+
+
+async def test_ad_spend_in_the_ad_accounts_currency_converts_at_that_days_rate(
+    platform: Platform,
+) -> None:
+    """A USD ad account spends on 2026-02-02 and 2026-02-04 against an EUR budget: the first
+    line converts at 2 Feb's rate (12.00 x 0.9215 = 11.058 -> 11.06), the second has no rate
+    for its day and is dead-lettered, not guessed."""
+    from shared.events import MetricsIngested  # noqa: PLC0415
+
+    tenant, headers = await platform.new_agency()
+    http = platform.http["budget"]
+    client_id = await _client(platform, tenant, headers)
+    bid = (await http.post("/budgets", json=_quarter(client_id), headers=headers)).json()[
+        "budget_id"
+    ]
+    rates = [{"date": "2026-02-02", "base": "USD", "quote": "EUR", "rate": "0.9215"},
+             {"date": "2026-02-03", "base": "USD", "quote": "EUR", "rate": "0.9300"}]  # fmt: skip
+    assert (await http.post("/rates", json=rates, headers=headers)).json() == {"stored": 2}
+    lines = [{"observation_id": f"obs-{day}", "client_id": client_id, "platform": "instagram",
+              "amount": "12.00", "currency": "USD", "observed_at": f"2026-02-0{day}T10:00:00Z"}
+             for day in (2, 4)]  # fmt: skip
+    event = MetricsIngested.new(producer="tests", tenant_id=tenant, observations=2, spend=lines)
+    await platform.send(topics.METRICS_INGESTED, event)
+    dead = await platform.read_topic(topics.dlq(topics.METRICS_INGESTED), expect=1)
+    assert "obs-4" in json.loads(dead[0].value)["spend"][0]["observation_id"]
+    entries = (await http.get(f"/budgets/{bid}/entries", headers=headers)).json()
+    assert [(e["amount"], e["rate"], e["rate_date"], e["original"]) for e in entries] == [
+        ("11.06", "0.9215", "2026-02-02", {"amount": "12.00", "currency": "USD"})
+    ]
+    assert entries[0]["allocation_id"] == "paid_ads:instagram"
