@@ -6,7 +6,7 @@ import asyncio
 
 from fastapi import FastAPI
 
-from services.budget import api, handlers, underspend
+from services.budget import api, handlers, ledger_api, review_api, underspend
 from services.budget.repository import (
     INDEXES,
     BudgetRepository,
@@ -38,7 +38,7 @@ def create_app(settings: BudgetSettings | None = None) -> FastAPI:
         title="SocialOps budget",
         description="Budgets planned by category, an append-only spend ledger, threshold, "
         "pacing and underspend alerts.",
-        routers=[api.router],
+        routers=[api.router, ledger_api.router, review_api.router],
         kafka_router=kafka_router,
         indexes={**INDEXES, **known_clients.INDEXES},
         on_startup=[start_sweep],
