@@ -88,9 +88,7 @@ async def new_client(platform: Platform) -> tuple[str, dict[str, str], str]:
 async def schedule(
     on: Platform, headers: dict[str, str], client_id: str, **post: Any
 ) -> dict[str, Any]:
-    r = await on.http["calendar"].post(
-        f"/clients/{client_id}/posts", json=post, headers=headers
-    )
+    r = await on.http["calendar"].post(f"/clients/{client_id}/posts", json=post, headers=headers)
     assert r.status_code == 201, r.text
     body: dict[str, Any] = r.json()
     return body
