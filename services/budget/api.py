@@ -124,7 +124,7 @@ async def list_budgets(
     page: the `X-Next-Cursor` header)."""
     position = pages.decode_cursor(cursor, 2)
     start_after = (position[0], position[1]) if position else None
-    found = await repo.list(agency.tenant_id, client_id, limit=limit + 1, start_after=start_after)
+    found = await repo.page(agency.tenant_id, client_id, limit=limit + 1, start_after=start_after)
     page = found[:limit]
     if len(found) > limit:
         pages.link_next(request, response, pages.encode_cursor(page[-1].name, page[-1].budget_id))

@@ -26,7 +26,7 @@ def build_router(
 ) -> KafkaRouter:
     router = KafkaRouter()
 
-    @router.subscriber(topics.METRICS_INGESTED, **at_least_once(runtime.group(GROUP)))
+    @router.subscriber(topics.METRICS_INGESTED, **at_least_once(runtime.group(GROUP)))  # type: ignore[untyped-decorator]
     async def on_metrics_ingested(event: MetricsIngested, msg: KafkaMessage) -> None:
         """Book the batch's spend; a replayed event books nothing twice. Lines no budget takes
         are dead-lettered one by one (ledger module doc), the others booked."""
@@ -57,7 +57,7 @@ def build_router(
         if booking.crossings:
             runtime.outbox.kick()
 
-    @router.subscriber(topics.STRATEGIES, **at_least_once(runtime.group(f"{GROUP}-strategies")))
+    @router.subscriber(topics.STRATEGIES, **at_least_once(runtime.group(f"{GROUP}-strategies")))  # type: ignore[untyped-decorator]
     async def on_strategy_updated(event: StrategyUpdated) -> None:
         """Remember the platforms of each strategy's latest version (allocations for other
         platforms get a warning); a replay or an older version changes nothing."""

@@ -69,7 +69,7 @@ class BudgetRepository:
         )
         return Budget.model_validate(doc) if doc else None
 
-    async def list(
+    async def page(
         self,
         tenant_id: str,
         client_id: str | None = None,

@@ -82,9 +82,8 @@ def review(
     for platform in sorted(set(spend_by_platform) | set(counts_by_platform)):
         spend = spend_by_platform.get(platform, Decimal(0))
         k = kpis(spend, counts_by_platform.get(platform, {}))
-        channels.append(
-            {"platform": platform, "spend": str(spend)} | {n: _q(v) for n, v in k.items()}
-        )
+        row: dict[str, str | None] = {"platform": platform, "spend": str(spend)}
+        channels.append(row | {n: _q(v) for n, v in k.items()})
         cost = k[GOAL_KPI[goal]]
         if cost is not None and spend > 0:
             costs[platform] = cost
