@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from services.budget.alerts import settle
 from services.budget.models import Budget, Category, check_exact
@@ -33,10 +33,11 @@ class EntryIn(BaseModel):
     allocation_id: str | None = Field(default=None, max_length=300)
     description: str | None = Field(default=None, max_length=500)
 
-    @model_validator(mode="after")
-    def _check(self) -> EntryIn:
-        check_exact("amount", self.amount, allow_zero=False)
-        return self
+    @field_validator("amount")
+    @classmethod
+    def _exact(cls, v: Money) -> Money:
+        check_exact("amount", v, allow_zero=False)
+        return v
 
 
 class RateIn(BaseModel):

@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.events import Platform
 from shared.money import ExactDecimal, Money, minor_units
@@ -68,6 +69,13 @@ class AllocationIn(BaseModel):
         default=None, description="Default: the budget's thresholds."
     )
 
+    @field_validator("amount", "hourly_rate")
+    @classmethod
+    def _exact(cls, v: Money | None, info: Any) -> Money | None:
+        if v is not None:
+            check_exact(info.field_name, v)
+        return v
+
     @model_validator(mode="after")
     def _check(self) -> AllocationIn:
         if self.hours is not None or self.hourly_rate is not None:
@@ -75,11 +83,8 @@ class AllocationIn(BaseModel):
                 raise ValueError("hours and hourly_rate go together, instead of amount")
             if self.hours <= 0:
                 raise ValueError("hours must be greater than 0")
-            check_exact("hourly_rate", self.hourly_rate)
         elif self.amount is None:
             raise ValueError("amount (or hours and hourly_rate) is required")
-        else:
-            check_exact("amount", self.amount)
         if self.thresholds_pct is not None:
             _check_thresholds("thresholds_pct", self.thresholds_pct)
         return self
@@ -118,9 +123,14 @@ class PlanIn(BaseModel):
     )
     note: str | None = Field(default=None, max_length=500)
 
+    @field_validator("limit")
+    @classmethod
+    def _exact_limit(cls, v: Money) -> Money:
+        check_exact("limit.amount", v, allow_zero=False)
+        return v
+
     @model_validator(mode="after")
     def _check_plan(self) -> PlanIn:
-        check_exact("limit.amount", self.limit, allow_zero=False)
         currency = self.limit.currency
         total = Decimal(0)
         ids: set[str] = set()

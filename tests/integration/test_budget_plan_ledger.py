@@ -66,6 +66,8 @@ async def test_plan_a_quarter_with_validation_and_versions(platform: Platform) -
     for override, reason in bad:
         r = await http.post("/budgets", json=_quarter(client_id, **override), headers=headers)
         assert r.status_code == 422 and reason in _msgs(r.json()), (override, r.text)
+    r = await http.post("/budgets", json=_quarter(client_id, **bad[0][0]), headers=headers)
+    assert r.json()["detail"][0]["loc"] == ["body", "limit"]  # the field, and why in msg
 
     # 1,200 + 100 + 20 x 45.50 (= 910.00) + 500 + 250 = 2,960.00 > 2,000: allowed as an overdraft
     over = _quarter(client_id, limit={"amount": "2000.00", "currency": "EUR"}, overdraft=True)
