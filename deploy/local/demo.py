@@ -603,10 +603,6 @@ async def _audit(
     report["audit_report"] = str(path)
 
 
-if __name__ == "__main__":
-    sys.exit(main())
-
-
 async def _budget_review(call: Any, base: dict[str, str], report: dict[str, Any]) -> None:
     """Budget (issue 10): plan the busiest client's budget by platform, book a USD tool invoice
     at the day's rate, and print the review (plan vs actual, KPIs per channel, suggestions)."""
@@ -652,3 +648,7 @@ async def _budget_review(call: Any, base: dict[str, str], report: dict[str, Any]
                       f"(CPC {b['from_cost']}) to {s['to_platform']} (CPC {b['to_cost']})")  # fmt: skip
     if not review["suggestions"]:
         console.print("  no reallocation suggested (costs equal or shares at their bounds)")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
