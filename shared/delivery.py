@@ -26,7 +26,7 @@ from faststream import BaseMiddleware
 from pydantic import ValidationError
 from pymongo.errors import ConnectionFailure, OperationFailure
 
-from shared import topics
+from shared import tasks, topics
 from shared.envelope import unreadable_schema
 from shared.logs import correlation_id
 from shared.observability import DELIVERY_OUTCOMES, TRANSIENT_FAILURES
@@ -158,6 +158,7 @@ class DeliveryMiddleware(BaseMiddleware):
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                tasks.raise_if_stopping()  # a shutdown, not a failure of this message
                 if is_transient(error):
                     DELIVERY_OUTCOMES.labels(service, topic, "retried").inc()
                     failing.inc()

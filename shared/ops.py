@@ -25,6 +25,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared import tasks
 from shared.observability import (
     CONSUMER_LAG,
     DEAD_LETTERS,
@@ -155,6 +156,7 @@ class OpsProbe:
             except asyncio.CancelledError:
                 raise
             except Exception:  # the broker or database is down: the probe tries again
+                tasks.raise_if_stopping()
                 LAG_PROBE_FAILURES.labels(self.service).inc()
                 log.warning("ops probe failed; will retry", exc_info=True)
 

@@ -28,6 +28,7 @@ from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
+from shared import tasks
 from shared.broker import encode, event_headers
 from shared.envelope import Event
 from shared.observability import OUTBOX_PARKED, OUTBOX_PUBLISHED
@@ -158,6 +159,7 @@ class Outbox:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                tasks.raise_if_stopping()
                 log.exception("outbox relay failed; will retry")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval_s)

@@ -22,7 +22,7 @@ from faststream.specification.asyncapi.site import get_asyncapi_html
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
-from shared import auth, logs, mongo, outbox, topics
+from shared import auth, logs, mongo, outbox, tasks, topics
 from shared.auth import Agency, AgencyDirectory
 from shared.broker import ensure_topics, make_broker
 from shared.delivery import DeadLetters, PermanentError
@@ -103,10 +103,7 @@ class Runtime:
         gc.freeze()  # what start-up built lives as long as the process: never scan it again
 
     async def stop(self) -> None:
-        for task in self.background:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await tasks.stop(self.background)
         await self.broker.stop()
         await self.mongo.close()
 

@@ -10,7 +10,7 @@ import logging
 
 from services.budget.repository import BudgetRepository
 from services.budget.service import as_of, underspent
-from shared import mongo, topics
+from shared import mongo, tasks, topics
 from shared.envelope import derived_event_id, utcnow
 from shared.events import BudgetUnderspent
 from shared.money import Money
@@ -53,5 +53,6 @@ async def run(*, runtime: Runtime, repo: BudgetRepository, interval_s: float) ->
         try:
             await sweep(runtime=runtime, repo=repo)
         except Exception:  # a failed sweep is retried at the next interval
+            tasks.raise_if_stopping()
             log.exception("underspend sweep failed")
         await asyncio.sleep(interval_s)

@@ -57,7 +57,7 @@ from services.metrics.goals import (
     evaluate,
 )
 from services.metrics.settings import DEFAULT_MAX_OPEN_GOALS_PER_CLIENT, MetricsSettings
-from shared import mongo, topics
+from shared import mongo, tasks, topics
 from shared.envelope import utcnow
 from shared.events import GoalEvent
 from shared.runtime import Runtime
@@ -359,6 +359,7 @@ class GoalTracker:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                tasks.raise_if_stopping()
                 log.exception("goal tracking round failed; will retry")
                 next_due = time.monotonic() + min(interval_s, 5.0)
             timeout = max(0.0, next_due - time.monotonic())

@@ -21,7 +21,7 @@ from services.audit.accounts.repository import AccountRepository
 from services.audit.analysis.audit import figures_for
 from services.audit.analysis.period import Period
 from services.audit.readmodel.repository import ReadModel
-from shared import mongo, topics
+from shared import mongo, tasks, topics
 from shared.events import Platform, PlatformTrialEnded
 from shared.money import ExactDecimal
 from shared.runtime import Runtime
@@ -137,5 +137,6 @@ async def run_checker(
         try:
             await end_due(runtime, trials, accounts, reads, today=datetime.now(UTC).date())
         except Exception:
+            tasks.raise_if_stopping()
             log.exception("checking platform trials failed")
         await asyncio.sleep(CHECK_EVERY_S)

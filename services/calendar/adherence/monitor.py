@@ -37,7 +37,7 @@ from services.calendar.adherence.score import (
 from services.calendar.adherence.settings import AdherenceSettings
 from services.calendar.strategy.models import Strategy
 from services.calendar.strategy.repository import StrategyRepository
-from shared import mongo, topics
+from shared import mongo, tasks, topics
 from shared.envelope import utcnow
 from shared.events import AdherenceDropped
 from shared.runtime import Runtime
@@ -240,5 +240,6 @@ class AdherenceMonitor:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                tasks.raise_if_stopping()
                 log.exception("adherence sweep failed; will retry")
             await asyncio.sleep(min(interval, 60.0))

@@ -41,6 +41,7 @@ from services.calendar.publishing.connectors import (
 from services.calendar.publishing.connectors.registry import Connectors
 from services.calendar.publishing.repository import Claim, Outcome, PublishingRepository
 from services.calendar.settings import CalendarSettings
+from shared import tasks
 from shared.envelope import utcnow
 
 log = logging.getLogger("socialops.calendar.publishing")
@@ -81,6 +82,7 @@ class Recorder:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    tasks.raise_if_stopping()
                     log.exception("recording %s outcomes failed (try %s)", len(items), attempt)
                     await asyncio.sleep(0.2 * 2**attempt)
             for _, future in items:  # unrecorded ones stay held; the lease hands them on
@@ -156,14 +158,11 @@ class Dispatcher:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    tasks.raise_if_stopping()
                     log.exception("dispatch step failed; retrying")
                     await asyncio.sleep(self.s.publish_idle_poll_s)
         finally:
-            for task in [*helpers, *self._tasks]:
-                task.cancel()
-            for task in [*helpers, *self._tasks]:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await tasks.stop([*helpers, *self._tasks])
             await self.connectors.close()
 
     async def step(self) -> None:
@@ -340,5 +339,6 @@ class Dispatcher:
             except asyncio.CancelledError:
                 raise
             except Exception:
+                tasks.raise_if_stopping()
                 log.warning("overdue count failed", exc_info=True)
             await asyncio.sleep(OVERDUE_EVERY_S)

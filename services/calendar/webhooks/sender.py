@@ -25,7 +25,7 @@ from services.calendar.webhooks.models import DeliveryStatus, SubscriptionStatus
 from services.calendar.webhooks.policy import backoff, retry_after, signature_header
 from services.calendar.webhooks.repository import WebhookRepository
 from services.calendar.webhooks.settings import WebhookSettings
-from shared import mongo, topics
+from shared import mongo, tasks, topics
 from shared.envelope import utcnow
 from shared.events import WebhookSubscriptionDisabled
 from shared.runtime import Runtime
@@ -81,6 +81,7 @@ class Sender:
                 except asyncio.CancelledError:
                     raise
                 except Exception:
+                    tasks.raise_if_stopping()
                     log.exception("webhook sender failed; will retry")
                 if not sent:
                     with contextlib.suppress(TimeoutError):
