@@ -37,26 +37,31 @@ class Platform(StrEnum):
 # --------------------------------------------------------------------------- calendar
 
 
-class ClientRegistered(Event):
-    """An agency added a client brand. Other services learn which clients exist from this
-    event (`shared.known_clients`), never from the calendar's database."""
-
-    EVENT_TYPE: ClassVar[str] = "ClientRegistered"
+class ClientEvent(Event):
+    """Base of the events about one client: keyed by tenant and client, so one client's events
+    keep their order."""
 
     client_id: Id
-    name: str = Field(max_length=200)
-    timezone: Name = "UTC"
 
     def partition_key(self) -> bytes:
         return f"{self.tenant_id}:{self.client_id}".encode()
 
 
-class PostScheduled(Event):
+class ClientRegistered(ClientEvent):
+    """An agency added a client brand. Other services learn which clients exist from this
+    event (`shared.known_clients`), never from the calendar's database."""
+
+    EVENT_TYPE: ClassVar[str] = "ClientRegistered"
+
+    name: str = Field(max_length=200)
+    timezone: Name = "UTC"
+
+
+class PostScheduled(ClientEvent):
     """A post was put on a client's calendar."""
 
     EVENT_TYPE: ClassVar[str] = "PostScheduled"
 
-    client_id: Id
     post_id: Id
     strategy_id: Id | None = None
     platform: Platform
@@ -67,16 +72,12 @@ class PostScheduled(Event):
     paid: bool = Field(default=False, description="Promoted with ad budget.")
     budget_id: Id | None = Field(default=None, description="Budget paying for promotion.")
 
-    def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.client_id}".encode()
 
-
-class StrategyUpdated(Event):
+class StrategyUpdated(ClientEvent):
     """A client's strategy got a new version (version 1: it was created)."""
 
     EVENT_TYPE: ClassVar[str] = "StrategyUpdated"
 
-    client_id: Id
     strategy_id: Id
     version: int = Field(ge=1, description="The new version.")
     previous_version: int | None = Field(default=None, ge=1)
@@ -91,16 +92,12 @@ class StrategyUpdated(Event):
         examples=[["pillars[Recipes].share: 30 -> 25"]],
     )
 
-    def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.client_id}".encode()
 
-
-class PostRescheduled(Event):
+class PostRescheduled(ClientEvent):
     """A post moved to another instant (its wall time read in `timezone`)."""
 
     EVENT_TYPE: ClassVar[str] = "PostRescheduled"
 
-    client_id: Id
     post_id: Id
     slot_id: Id | None = None
     platform: Platform
@@ -109,16 +106,12 @@ class PostRescheduled(Event):
     timezone: Name = "UTC"
     version: int = Field(ge=1, description="The post's version after the change.")
 
-    def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.client_id}".encode()
 
-
-class PostCancelled(Event):
+class PostCancelled(ClientEvent):
     """A post will not go out."""
 
     EVENT_TYPE: ClassVar[str] = "PostCancelled"
 
-    client_id: Id
     post_id: Id
     slot_id: Id | None = None
     platform: Platform
@@ -126,22 +119,15 @@ class PostCancelled(Event):
     reason: str = Field(default="", max_length=500)
     version: int = Field(ge=1, description="The post's version after the change.")
 
-    def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.client_id}".encode()
 
-
-class PostPublicationEvent(Event):
+class PostPublicationEvent(ClientEvent):
     """Base of the publishing lifecycle events (all on calendar.posts.lifecycle.v1, keyed by
     tenant and client so one client's events stay in order)."""
 
-    client_id: Id
     post_id: Id
     slot_id: Id | None = None
     platform: Platform
     scheduled_at: Instant = Field(description="The post's due instant (UTC).")
-
-    def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.client_id}".encode()
 
 
 class PostDue(PostPublicationEvent):
@@ -235,12 +221,11 @@ class MetricValue(Contract):
     native_name: Name | None = Field(default=None, description="The platform's own name.")
 
 
-class AnalyticsObserved(Event):
+class AnalyticsObserved(ClientEvent):
     """One normalized analytics observation of one entity over one window."""
 
     EVENT_TYPE: ClassVar[str] = "AnalyticsObserved"
 
-    client_id: Id
     platform: Platform
     account_id: Id
     entity_level: EntityLevel
@@ -268,9 +253,6 @@ class AnalyticsObserved(Event):
         if money is not None:
             bounded_decimal(money.amount)  # input: at most MAX_DECIMAL_PLACES places
         return money
-
-    def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.client_id}".encode()
 
 
 class SpendLine(Contract):
@@ -477,13 +459,12 @@ class WebhookSubscriptionDisabled(Event):
 # --------------------------------------------------------------------------- plan adherence
 
 
-class AdherenceDropped(Event):
+class AdherenceDropped(ClientEvent):
     """A client's plan adherence (published / planned posts over its last complete weeks) fell
     below its threshold; published once per drop (on calendar.adherence.v1)."""
 
     EVENT_TYPE: ClassVar[str] = "AdherenceDropped"
 
-    client_id: Id
     adherence: ExactDecimal = Field(description="0..1: kept planned slots / planned slots.")
     threshold: ExactDecimal = Field(description="0..1: the client's threshold.")
     consistency: ExactDecimal | None = Field(
@@ -494,9 +475,6 @@ class AdherenceDropped(Event):
     )
     planned: int = Field(ge=0)
     published: int = Field(ge=0)
-
-    def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.client_id}".encode()
 
 
 # Every event type on calendar.posts.lifecycle.v1 (consumers of that topic read several).
@@ -517,13 +495,12 @@ POST_LIFECYCLE_EVENTS: dict[str, type[Event]] = {
 # --------------------------------------------------------------------------- audit
 
 
-class PlatformTrialEnded(Event):
+class PlatformTrialEnded(ClientEvent):
     """A platform trial (step 4: try a platform before committing) reached its end date and was
     judged against its success criterion; published once per trial."""
 
     EVENT_TYPE: ClassVar[str] = "PlatformTrialEnded"
 
-    client_id: Id
     trial_id: Id
     platform: Platform
     start: date = Field(description="First day of the trial.")
@@ -533,6 +510,3 @@ class PlatformTrialEnded(Event):
     achieved: ExactDecimal | None = Field(description="None: not defined (no data).")
     recommendation: Literal["keep", "drop"]
     reason: str = Field(max_length=500)
-
-    def partition_key(self) -> bytes:
-        return f"{self.tenant_id}:{self.client_id}".encode()
