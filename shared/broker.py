@@ -49,6 +49,9 @@ def make_broker(settings: ServiceSettings) -> KafkaBroker:
     return broker
 
 
+HEARTBEAT_INTERVAL_MS = 300
+
+
 def at_least_once(group_id: str, **overrides: Any) -> dict[str, Any]:
     """Subscriber options: a named consumer group, offsets committed only after the handler
     (and so its database write) succeeded; a failure that escapes the delivery middleware
@@ -58,6 +61,11 @@ def at_least_once(group_id: str, **overrides: Any) -> dict[str, Any]:
         "ack_policy": AckPolicy.NACK_ON_ERROR,
         "decoder": strict_json,
         "auto_offset_reset": "earliest",
+        # A group rebalances whenever a member joins (a replica starts, or a service's second
+        # subscriber in the same group); members learn of it at their next heartbeat, so
+        # aiokafka's default of 3 s made every start-up wait 3 s per join. A third of a second
+        # is still ~30 heartbeats per session timeout (10 s).
+        "heartbeat_interval_ms": HEARTBEAT_INTERVAL_MS,
     } | overrides
 
 
