@@ -16,28 +16,17 @@ from services.budget.repository import (
     StrategyPlatforms,
 )
 from shared import mongo, pages, topics
+from shared.deps import Known, app_state
+from shared.deps import RuntimeDep as RuntimeDep  # noqa: PLC0414 (re-exported to ledger_api, review_api)
 from shared.envelope import utcnow
 from shared.events import BudgetResumed
-from shared.known_clients import KnownClients
 from shared.money import Money
-from shared.runtime import CurrentAgency, Runtime, get_runtime
+from shared.runtime import CurrentAgency
 
 router = APIRouter(tags=["budget"])
 
-
-def get_repo(request: Request) -> BudgetRepository:
-    repo: BudgetRepository = request.app.state.repo
-    return repo
-
-
-def get_known(request: Request) -> KnownClients:
-    known: KnownClients = request.app.state.known
-    return known
-
-
-Repo = Annotated[BudgetRepository, Depends(get_repo)]
-Known = Annotated[KnownClients, Depends(get_known)]
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+Repo = Annotated[BudgetRepository, Depends(app_state("repo"))]
+Strategies = Annotated[StrategyPlatforms, Depends(app_state("strategies"))]
 CsvBody = Annotated[str, Body(media_type="text/csv")]
 
 
@@ -55,14 +44,6 @@ async def find_budget(repo: BudgetRepository, tenant_id: str, budget_id: str) ->
     if budget is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"budget '{budget_id}' not found")
     return budget
-
-
-def get_strategies(request: Request) -> StrategyPlatforms:
-    strategies: StrategyPlatforms = request.app.state.strategies
-    return strategies
-
-
-Strategies = Annotated[StrategyPlatforms, Depends(get_strategies)]
 
 
 async def _warnings(

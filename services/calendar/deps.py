@@ -5,21 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, status
 
 from services.calendar.models import Client
 from services.calendar.repository import CalendarRepository
-from shared.runtime import Runtime, get_runtime
+from shared.deps import RuntimeDep, app_state
 
-RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+__all__ = ["Clients", "RuntimeDep", "client_or_404", "unprocessable"]
 
-
-def get_clients(request: Request) -> CalendarRepository:
-    repo: CalendarRepository = request.app.state.repo
-    return repo
-
-
-Clients = Annotated[CalendarRepository, Depends(get_clients)]
+Clients = Annotated[CalendarRepository, Depends(app_state("repo"))]
 
 
 async def client_or_404(clients: CalendarRepository, tenant_id: str, client_id: str) -> Client:

@@ -8,13 +8,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
 from services.metrics.goal_planning import GoalLimitError, GoalRejectedError
 from services.metrics.goal_store import GoalRepository
 from services.metrics.goal_tracker import GoalTracker
 from services.metrics.goals import GoalSpec, GoalState
+from shared.deps import app_state
 from shared.events import Platform
 from shared.money import ExactDecimal
 from shared.runtime import CurrentAgency
@@ -22,18 +23,8 @@ from shared.runtime import CurrentAgency
 router = APIRouter(tags=["goals"])
 
 
-def get_goal_repo(request: Request) -> GoalRepository:
-    repo: GoalRepository = request.app.state.goal_repo
-    return repo
-
-
-def get_goal_tracker(request: Request) -> GoalTracker:
-    tracker: GoalTracker = request.app.state.goal_tracker
-    return tracker
-
-
-GoalRepo = Annotated[GoalRepository, Depends(get_goal_repo)]
-Tracker = Annotated[GoalTracker, Depends(get_goal_tracker)]
+GoalRepo = Annotated[GoalRepository, Depends(app_state("goal_repo"))]
+Tracker = Annotated[GoalTracker, Depends(app_state("goal_tracker"))]
 
 
 class GoalIn(BaseModel):
