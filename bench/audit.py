@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import secrets
 import shutil
 import statistics
@@ -36,11 +34,10 @@ from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
-from rich.table import Table
 
 from bench import measure, service
 from bench.ingest import bench_profile
-from bench.report import console
+from bench.report import ceiling_rows, console, print_figures, run_info, write_results
 from deploy.local import stack
 from services.audit.readmodel.fold import Fold
 from shared import mongo, topics
@@ -270,26 +267,25 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
 
 
 def print_table(r: dict[str, Any]) -> None:
-    table = Table(title="audit: 12 months x 6 platforms (and the 12 months before, for the trend)")
-    for column in ("figure", "value", "target", ""):
-        table.add_column(column)
-    for key, target in TARGETS.items():
-        ok = r[key] <= target
-        table.add_row(
-            key, f"{r[key]:,}", f"<= {target:,}", "[green]met[/]" if ok else "[red]missed[/]"
-        )
-    e = r["folded_by_events"]
-    table.add_row(
-        "fold_observations_per_s (Kafka -> read model)",
-        f"{e['per_s']:,}",
-        f"{e['observations']:,} in {e['seconds']} s",
-        "",
+    e, d = r["folded_by_events"], r["folded_in_process"]
+    print_figures(
+        "audit: 12 months x 6 platforms (and the 12 months before, for the trend)",
+        [
+            *ceiling_rows(r, TARGETS),
+            (
+                "fold_observations_per_s (Kafka -> read model)",
+                f"{e['per_s']:,}",
+                f"{e['observations']:,} in {e['seconds']} s",
+                None,
+            ),
+            (
+                "folded in process + bulk insert",
+                f"{d['observations']:,}",
+                f"{d['seconds']} s",
+                None,
+            ),
+        ],
     )
-    d = r["folded_in_process"]
-    table.add_row(
-        "folded in process + bulk insert", f"{d['observations']:,}", f"{d['seconds']} s", ""
-    )
-    console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,15 +318,9 @@ def main(argv: list[str] | None = None) -> int:
         },
         "targets": TARGETS,
         "met": {k: results[k] <= v for k, v in TARGETS.items()},
-        "run": {
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "cpus": os.cpu_count(),
-            "seconds": round(time.perf_counter() - started, 1),
-            "python": platform.python_version(),
-        },
+        "run": run_info(started),
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=2) + "\n")
+    write_results(args.output, out)
     console.print(f"wrote {args.output}")
     return 0
 

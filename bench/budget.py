@@ -29,6 +29,7 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.report import write_results
 from deploy.local import stack
 from services.budget.app import create_app
 from services.budget.settings import BudgetSettings
@@ -191,8 +192,7 @@ if __name__ == "__main__":
     parser.add_argument("--naive-lines", type=int, default=300)
     parser.add_argument("--alerts", type=int, default=30)
     result = asyncio.run(main(parser.parse_args()))
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    write_results(RESULTS, result)
     for k, v in result.items():
         print(f"{k:>16}: {v}")
     print(f"written to {RESULTS}")

@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import secrets
 import shutil
 import sys
@@ -34,11 +33,10 @@ from typing import Any
 
 import httpx
 from pymongo import ASCENDING, AsyncMongoClient
-from rich.table import Table
 
 from bench import service
 from bench.ingest import bench_profile
-from bench.report import console
+from bench.report import console, print_figures, run_info, write_results
 from deploy.local import stack
 from services.calendar.publishing import lifecycle
 from services.calendar.publishing.connectors import Published
@@ -269,30 +267,21 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
 
 
 def print_table(r: dict[str, Any]) -> None:
-    table = Table(title=f"publishing with {r['stored']:,} posts stored")
-    for column in ("figure", "value", "target", ""):
-        table.add_column(column)
-    lag = r["due_lag_p99_ms"]
-    ratio = r["ratio_vs_naive"]
-    rows = [
-        ("due_lag_p50_ms", r["steady"]["due_lag_p50_ms"], "", ""),
-        ("due_lag_p99_ms", lag, "<= 1000", lag <= TARGETS["due_lag_p99_ms"]),
-        ("top_of_hour_20k_s", r["top_of_hour_20k_s"], "", ""),
-        ("naive_top_of_hour_20k_s", r["naive_top_of_hour_20k_s"], "", ""),
-        ("ratio_vs_naive", ratio, ">= 10", ratio >= TARGETS["ratio_vs_naive"]),
-    ]
-    for name, value, target, ok in rows:
-        verdict = "" if ok == "" else ("[green]met[/]" if ok else "[red]missed[/]")
-        table.add_row(name, f"{value:,}", target, verdict)
-    table.add_row(
-        "peak measured", f"{r['peak']['posts']:,} posts in {r['peak']['seconds']} s", "", ""
-    )
-    naive = r["naive"]
+    lag, ratio, peak, naive = r["due_lag_p99_ms"], r["ratio_vs_naive"], r["peak"], r["naive"]
     note = " (extrapolated to 20,000)" if r["naive_extrapolated"] else ""
-    table.add_row(
-        "naive measured", f"{naive['published']:,} posts in {naive['seconds']} s{note}", "", ""
-    )
-    console.print(table)
+    print_figures(
+        f"publishing with {r['stored']:,} posts stored",
+        [
+            ("due_lag_p50_ms", f"{r['steady']['due_lag_p50_ms']:,}", "", None),
+            ("due_lag_p99_ms", f"{lag:,}", "<= 1000", lag <= TARGETS["due_lag_p99_ms"]),
+            ("top_of_hour_20k_s", f"{r['top_of_hour_20k_s']:,}", "", None),
+            ("naive_top_of_hour_20k_s", f"{r['naive_top_of_hour_20k_s']:,}", "", None),
+            ("ratio_vs_naive", f"{ratio:,}", ">= 10", ratio >= TARGETS["ratio_vs_naive"]),
+            ("peak measured", f"{peak['posts']:,} posts in {peak['seconds']} s", "", None),
+            ("naive measured",
+             f"{naive['published']:,} posts in {naive['seconds']} s{note}", "", None),
+        ],
+    )  # fmt: skip
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -329,16 +318,10 @@ def main(argv: list[str] | None = None) -> int:
         "publishing": {
             **results,
             "targets": TARGETS,
-            "run": {
-                "at": datetime.now(UTC).isoformat(timespec="seconds"),
-                "cpus": os.cpu_count(),
-                "seconds": round(time.perf_counter() - started, 1),
-                "python": platform.python_version(),
-            },
+            "run": run_info(started),
         },
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    write_results(args.output, out)
     console.print(f"wrote {args.output}")
     return 0
 

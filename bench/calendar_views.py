@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
-import platform
 import random
 import secrets
 import shutil
@@ -34,11 +32,10 @@ from typing import Any
 
 import httpx
 from pymongo import AsyncMongoClient
-from rich.table import Table
 
 from bench import measure, service
 from bench.ingest import bench_profile
-from bench.report import console
+from bench.report import ceiling_rows, console, print_figures, run_info, write_results
 from deploy.local import stack
 from services.calendar.planning.generate import generate
 from services.calendar.strategy.models import Strategy, StrategyIn
@@ -282,19 +279,11 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
 
 
 def print_table(r: dict[str, Any]) -> None:
-    table = Table(
-        title=f"calendar at {r['seeded']['slots']:,} slots and "
-        f"{r['seeded']['posts']:,} posts, {r['seeded']['clients']:,} clients"
+    print_figures(
+        f"calendar at {r['seeded']['slots']:,} slots and "
+        f"{r['seeded']['posts']:,} posts, {r['seeded']['clients']:,} clients",
+        [*ceiling_rows(r, TARGETS), ("seeding", f"{r['seeded']['seconds']} s", "", None)],
     )
-    for column in ("figure", "value", "target", ""):
-        table.add_column(column)
-    for key, target in TARGETS.items():
-        ok = r[key] <= target
-        table.add_row(
-            key, f"{r[key]:,}", f"<= {target}", "[green]met[/]" if ok else "[red]missed[/]"
-        )
-    table.add_row("seeding", f"{r['seeded']['seconds']} s", "", "")
-    console.print(table)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -322,16 +311,10 @@ def main(argv: list[str] | None = None) -> int:
         **{k: results[k] for k in TARGETS},
         "targets": TARGETS,
         "met": {k: results[k] <= v for k, v in TARGETS.items()},
-        "run": {
-            "at": datetime.now(UTC).isoformat(timespec="seconds"),
-            "cpus": os.cpu_count(),
-            "seconds": round(time.perf_counter() - started, 1),
-            "python": platform.python_version(),
-        },
+        "run": run_info(started),
         **results,
     }
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(out, indent=2, default=str) + "\n")
+    write_results(args.output, out)
     console.print(f"wrote {args.output}")
     return 0
 

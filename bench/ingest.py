@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import platform
 import secrets
@@ -44,7 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from bench import measure, service
 from bench.consumers import RAW_MAX_RECORDS
 from bench.payloads import Message, Workload
-from bench.report import console, print_table, summarize
+from bench.report import console, print_table, summarize, write_results
 from deploy.local import stack
 from services.metrics.repository import shard_of
 from services.metrics.settings import MetricsSettings
@@ -482,8 +481,7 @@ def main(argv: list[str] | None = None) -> int:
             "producer_settings": measure.PRODUCER_SETTINGS,
             **r,
         }
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(json.dumps(out, indent=2, default=str) + "\n")
+        write_results(args.output, out)
         console.print(f"wrote {args.output}")
     return code
 

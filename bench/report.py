@@ -1,14 +1,64 @@
-"""The ingestion benchmark's verdict: figures against targets, as a table and as JSON fields."""
+"""How the benchmarks report: a table of figures against targets, the results JSON file; and
+the ingestion benchmark's verdict."""
 
 from __future__ import annotations
 
+import json
+import os
+import platform
 import sys
+import time
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
 console = Console(width=None if sys.stdout.isatty() else 120)
+
+# figure, value, target, whether it was met (None: the figure has no target)
+Row = tuple[str, str, str, bool | None]
+
+
+def print_figures(title: str, rows: Iterable[Row]) -> None:
+    """A run's figures as a table: value, target and a met/missed verdict."""
+    table = Table(title=title)
+    for column in ("figure", "value", "target", ""):
+        table.add_column(column)
+    for figure, value, target, ok in rows:
+        verdict = "" if ok is None else ("[green]met[/]" if ok else "[red]missed[/]")
+        table.add_row(figure, value, target, verdict)
+    console.print(table)
+
+
+def ceiling_rows(results: dict[str, Any], targets: dict[str, Any]) -> list[Row]:
+    """A row for each figure whose target is a ceiling (met when the value is at most it)."""
+    return [
+        (key, f"{results[key]:,}", f"<= {target:,}", results[key] <= target)
+        for key, target in targets.items()
+    ]
+
+
+def run_info(started: float) -> dict[str, Any]:
+    """When and where a run ran, and how long it took (`started`: its `perf_counter()`)."""
+    return {
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "cpus": os.cpu_count(),
+        "seconds": round(time.perf_counter() - started, 1),
+        "python": platform.python_version(),
+    }
+
+
+def write_results(path: Path, results: dict[str, Any]) -> None:
+    """Write a run's results as indented JSON (a value JSON has no type for, as its text)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+
+
+# --------------------------------------------------------------------------- ingestion
+
 TARGETS = {
     "ratio_vs_raw": 0.9,
     "ratio_vs_naive": 10.0,
