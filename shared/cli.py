@@ -3,16 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Coroutine
 from datetime import datetime
+from typing import Any, TypeVar
 
 import typer
+from aiokafka.errors import KafkaConnectionError
+from pymongo.errors import ConnectionFailure
 from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from shared import auth, mongo
+from shared import auth, endpoints, mongo
 from shared.auth import AgencyDirectory
+from shared.endpoints import UnreachableError
 from shared.replay import DLQ_SUFFIX, LetterFilter, ReplayReport, replay_dead_letters
+from shared.secrets import mask_uri
 from shared.settings import ServiceSettings
 
 app = typer.Typer(add_completion=False, help="SocialOps administration.", no_args_is_help=True)
@@ -21,12 +28,48 @@ app.add_typer(agency_app, name="agency")
 dlq_app = typer.Typer(help="Dead letters: replay them after a fix.", no_args_is_help=True)
 app.add_typer(dlq_app, name="dlq")
 console = Console()
+T = TypeVar("T")
 
 
-def _directory() -> tuple[AgencyDirectory, object]:
-    settings = ServiceSettings(service_name="cli")
+def _settings() -> ServiceSettings:
+    """The CLI's settings, with the servers found the way the stack finds them (explicit
+    KAFKA_BOOTSTRAP_SERVERS / MONGODB_URI, else the SOCIALOPS_*_PORT of the dev stack)."""
+    try:
+        return ServiceSettings(
+            service_name="cli",
+            kafka_bootstrap_servers=endpoints.kafka_bootstrap(),
+            mongodb_uri=endpoints.mongodb_uri(),
+        )
+    except ValueError as e:
+        raise _fail(str(e)) from None
+
+
+def _fail(message: str) -> typer.Exit:
+    """Print one line on stderr (no traceback) and return the Exit to raise."""
+    typer.echo(f"socialops: {message}", err=True)
+    return typer.Exit(1)
+
+
+async def _directory() -> tuple[AgencyDirectory, object]:
+    """The agency directory, once the database answered a ping (else `UnreachableError`)."""
+    settings = _settings()
     client = mongo.connect(settings.mongodb_uri, app_name="socialops-cli")
+    try:
+        await client.admin.command("ping")
+    except ConnectionFailure as e:
+        await client.close()
+        raise UnreachableError(
+            "the database", mask_uri(settings.mongodb_uri), endpoints.MONGO_HINT, e
+        ) from e
     return AgencyDirectory(client[settings.tenancy_database]), client
+
+
+def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a command's coroutine; an unreachable server ends it with one line, exit 1."""
+    try:
+        return asyncio.run(coro)
+    except UnreachableError as e:
+        raise _fail(str(e)) from None
 
 
 @agency_app.command("create")
@@ -34,7 +77,7 @@ def create(name: str = typer.Argument(..., help="Agency name")) -> None:
     """Create an agency and print its API key (shown once, stored only as a hash)."""
 
     async def run() -> None:
-        directory, client = _directory()
+        directory, client = await _directory()
         try:
             await mongo.ensure_indexes(directory.db, auth.INDEXES)
             agency, key = await directory.create_agency(name)
@@ -45,7 +88,7 @@ def create(name: str = typer.Argument(..., help="Agency name")) -> None:
         typer.echo(key)
 
     try:
-        asyncio.run(run())
+        _run(run())
     except ValueError as e:
         raise typer.BadParameter(str(e)) from e
 
@@ -55,7 +98,7 @@ def list_agencies() -> None:
     """List agencies (never their keys)."""
 
     async def run() -> None:
-        directory, client = _directory()
+        directory, client = await _directory()
         try:
             agencies = await directory.list_agencies()
         finally:
@@ -65,7 +108,7 @@ def list_agencies() -> None:
             table.add_row(a.tenant_id, a.name, a.created_at.isoformat(timespec="seconds"))
         console.print(table)
 
-    asyncio.run(run())
+    _run(run())
 
 
 def _instant(text: str, option: str) -> datetime:
@@ -94,25 +137,33 @@ def replay(
 ) -> None:
     """Move the dead letters of TOPIC back to TOPIC (after the fix that lets them pass).
     Safe to repeat: consumers drop events they already processed."""
-    settings = ServiceSettings(service_name="cli")
+    settings = _settings()
     base = topic.removesuffix(DLQ_SUFFIX)
     dlq_topic = settings.topic_prefix + base.removeprefix(settings.topic_prefix) + DLQ_SUFFIX
     failed_since = _instant(since, "--since") if since else None
     only = LetterFilter(reason_contains=reason_contains, kind=kind, failed_since=failed_since)
 
+    # aiokafka logs each failed bootstrap attempt; the command says it once, with the hint.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
     async def run() -> ReplayReport:
         with Progress(console=console, transient=True) as bar:
             task = bar.add_task(f"replaying {dlq_topic}", total=None)
-            return await replay_dead_letters(
-                settings.kafka_bootstrap_servers,
-                dlq_topic,
-                only=only,
-                dry_run=dry_run,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+            try:
+                return await replay_dead_letters(
+                    settings.kafka_bootstrap_servers,
+                    dlq_topic,
+                    only=only,
+                    dry_run=dry_run,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            except KafkaConnectionError as e:
+                raise UnreachableError(
+                    "the Kafka broker", settings.kafka_bootstrap_servers, endpoints.KAFKA_HINT, e
+                ) from e
 
     try:
-        report = asyncio.run(run())
+        report = _run(run())
     except ValueError as e:
         raise typer.BadParameter(str(e), param_hint="TOPIC") from e
     verb = "would replay" if dry_run else "replayed"

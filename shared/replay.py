@@ -69,10 +69,10 @@ async def replay_dead_letters(
     only = only or LetterFilter()
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", enable_idempotence=True)
-    await consumer.start()
-    await producer.start()
     report = ReplayReport()
-    try:
+    try:  # started inside: a broker that cannot be reached still gets both closed
+        await consumer.start()
+        await producer.start()
         partitions = consumer.partitions_for_topic(dlq_topic)
         if partitions is None:
             await consumer._client.force_metadata_update()

@@ -16,6 +16,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from shared import endpoints
+
 app = typer.Typer(add_completion=False, help="SocialOps metrics tools.", no_args_is_help=True)
 console = Console()
 CHUNK_ROWS = 2000
@@ -74,11 +76,16 @@ def _count_records(path: Path) -> int:
 @app.command("import-csv")
 def import_csv(
     path: Path = typer.Argument(..., exists=True, dir_okay=False, help="CSV file (wide format)"),
-    url: str = typer.Option("http://127.0.0.1:8102", envvar="METRICS_URL", help="Metrics service"),
+    url: str | None = typer.Option(
+        None,
+        envvar="METRICS_URL",
+        help="Metrics service [default: the stack's, http://127.0.0.1:$METRICS_PORT or 8102]",
+    ),
     api_key: str = typer.Option(..., envvar="SOCIALOPS_API_KEY", help="Your agency's API key"),
     errors_out: Path | None = typer.Option(None, help="Also write the error report as CSV"),
 ) -> None:
     """Import observations from a CSV file; valid rows are imported, bad rows are reported."""
+    url = url or endpoints.service_url("metrics")
     total = _count_records(path)
     imported, errors, unlisted = 0, [], 0
     with (
@@ -88,7 +95,17 @@ def import_csv(
     ):  # fmt: skip
         task = progress.add_task(f"importing {path.name}", total=total)
         for first, text in _chunks(path, CHUNK_ROWS):
-            r = _post_chunk(http, text)
+            try:
+                r = _post_chunk(http, text)
+            except (httpx.ConnectError, httpx.ConnectTimeout) as e:
+                progress.stop()
+                typer.echo(
+                    f"socialops-metrics: cannot reach the metrics service at {url} "
+                    f"({type(e).__name__}); start the stack (make up) or set METRICS_URL / "
+                    "METRICS_PORT",
+                    err=True,
+                )
+                raise typer.Exit(1) from None
             if r.status_code >= 400:
                 console.print(f"[red]the service refused the file:[/] {r.status_code} {r.text}")
                 raise typer.Exit(2)
