@@ -42,8 +42,9 @@ test: install ## unit, component and integration tests (real Kafka + database)
 test-unit: install
 	@$(PY) -m pytest tests/unit tests/component
 
-lint: install
+lint: install ## ruff, mypy, and pip-audit of the installed packages (says NOT AUDITED when its database is unreachable)
 	@$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/mypy shared
+	@$(PY) -m deploy.audit_deps
 
 bench-ingest: install ## ingestion benchmark: prints a table, writes bench/results/ingest.json
 	@$(PY) -m bench.ingest
