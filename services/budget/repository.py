@@ -230,6 +230,7 @@ class BudgetRepository:
             {
                 "$set": {
                     "crossed_pct": crossed,
+                    "paced": [],  # pacing re-armed too: the next generation's ids are new
                     "generation": budget.generation + 1,
                     "updated_at": utcnow(),
                 }

@@ -234,6 +234,14 @@ async def test_day_of_week_pacing_warns_once_before_the_money_is_gone_then_resum
     # asking for one more than expected: nothing else was published
     crossings = await platform.read_topic(topics.BUDGET_THRESHOLDS, expect=5, timeout=8)
     assert [json.loads(c.value)["threshold_pct"] for c in crossings] == [50, 80, 100, 80]
+    # pacing re-armed by the resume: 1,650 all today projects 2 x 1,650 = 3,300 > 2,000, once
+    await spend("f", "10.00")  # 1,660: still over, no third alert
+    alerts = await platform.read_topic(topics.BUDGET_ALERTS, expect=3, timeout=8)
+    paced = [json.loads(a.value) for a in alerts]
+    assert [(p["event_type"], p["projected"]["amount"]) for p in paced] == [
+        ("BudgetPacingAlert", "1200.00"),
+        ("BudgetPacingAlert", "3300.00"),
+    ]
 
 
 async def test_underspend_at_the_check_point_is_published_once(platform: Platform) -> None:
