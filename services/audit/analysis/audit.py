@@ -86,13 +86,22 @@ class Audit(BaseModel):
 
 
 async def figures_for(
-    reads: ReadModel, tenant_id: str, client_id: str, accounts: list[Account], period: Period
+    reads: ReadModel,
+    tenant_id: str,
+    client_id: str,
+    accounts: list[Account],
+    period: Period,
+    *,
+    summaries: bool = True,
 ) -> tuple[list[AccountFigures], list[dict[str, Any]]]:
-    """Each account's figures over the period (month buckets for whole months, day buckets for
-    the rest), and the buckets' top posts published within the period."""
+    """Each account's figures over the period (year summaries for whole calendar years, month
+    buckets for other whole months, day buckets for the rest; `summaries=False`: no year
+    summaries, the same figures from more documents), and the buckets' top posts published
+    within the period."""
     keys = {(a.platform.value, a.account_id) for a in accounts}
-    months, days = period.split()
-    rows = await reads.months_for(tenant_id, client_id, months=months, accounts=keys)
+    years, months, days = period.split_years() if summaries else ([], *period.split())
+    rows = await reads.years_for(tenant_id, client_id, years=years, accounts=keys)
+    rows += await reads.months_for(tenant_id, client_id, months=months, accounts=keys)
     rows += await reads.days_for(tenant_id, client_id, days=days, accounts=keys)
     by_account: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     top: list[dict[str, Any]] = []
@@ -189,11 +198,17 @@ async def run_audit(
     accounts: list[Account],
     group: str | None,
     period: Period,
+    summaries: bool = True,
 ) -> Audit:
-    """The audit of the client's accounts in scope (a group's, or all) over the period."""
+    """The audit of the client's accounts in scope (a group's, or all) over the period
+    (`summaries=False`: without the year summaries, to check them against the months)."""
     client_id = client["client_id"]
-    current, candidates = await figures_for(reads, tenant_id, client_id, accounts, period)
-    previous, _ = await figures_for(reads, tenant_id, client_id, accounts, period.previous())
+    current, candidates = await figures_for(
+        reads, tenant_id, client_id, accounts, period, summaries=summaries
+    )
+    previous, _ = await figures_for(
+        reads, tenant_id, client_id, accounts, period.previous(), summaries=summaries
+    )
     by_platform: dict[str, list[AccountFigures]] = defaultdict(list)
     for f in current:
         by_platform[f.platform].append(f)

@@ -1,5 +1,6 @@
-"""An audit period: inclusive days, at most 24 months, split into whole months (read from the
-month buckets) and edge days (from the day buckets); and the period before it."""
+"""An audit period: inclusive days, at most 24 months, split into whole calendar years (read
+from the year summaries), whole months (from the month buckets) and edge days (from the day
+buckets); and the period before it."""
 
 from __future__ import annotations
 
@@ -48,6 +49,12 @@ class Period(BaseModel):
                 days.append(d.isoformat())
                 d += timedelta(days=1)
         return months, days
+
+    def split_years(self) -> tuple[list[str], list[str], list[str]]:
+        """(whole calendar years "YYYY", remaining whole months, remaining days)."""
+        months, days = self.split()
+        years = sorted({m[:4] for m in months if sum(n[:4] == m[:4] for n in months) == 12})
+        return years, [m for m in months if m[:4] not in years], days
 
 
 def too_long(start: date, end: date) -> bool:

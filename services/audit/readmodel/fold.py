@@ -53,6 +53,10 @@ def month_key(account: str, month: str) -> str:
     return f"{account}|M|{month}"
 
 
+def year_key(account: str, year: str) -> str:
+    return f"{account}|Y|{year}"
+
+
 def engagements(metrics: dict[str, Decimal]) -> Decimal:
     """likes + comments + shares + saves (DOMAIN.md)."""
     return sum((metrics.get(m, ZERO) for m in ENGAGEMENTS), ZERO)
@@ -94,7 +98,10 @@ TOP = 5  # posts kept per bucket, most engagements first: a period's top 5 come 
 @dataclass
 class Bucket:
     """One account's day or month: per content type the posts and metric sums, the first and
-    last follower reading, and the bucket's top posts (compact: id, type, day, engagements)."""
+    last follower reading, and the bucket's top posts (compact: id, type, day, engagements).
+    A year bucket is the account's summary of the year, kept in the same write as its month:
+    only what an audit reads (posts and engagements per type, followers, top posts), so an audit
+    of whole years reads one small document per account and year instead of twelve."""
 
     key: str
     doc: dict[str, Any]
@@ -103,7 +110,7 @@ class Bucket:
         types = self.doc.setdefault("types", {})
         row = types.setdefault(content_type, {"posts": 0})
         row["posts"] += sign
-        for name, value in metrics.items():
+        for name, value in metrics.items() if self.doc["grain"] != "year" else ():
             row[name] = Decimal(row.get(name, ZERO)) + sign * value
         row["engagements"] = Decimal(row.get("engagements", ZERO)) + sign * engagements(metrics)
         if row["posts"] == 0 and all(Decimal(v) == 0 for k, v in row.items() if k != "posts"):
@@ -137,7 +144,7 @@ class Fold:
     dates: dict[str, str] = field(default_factory=dict)  # post key -> known publish day
 
     def buckets(self, e: AnalyticsObserved, day: str) -> list[Bucket]:
-        """The day and month buckets of the observation's account for a day."""
+        """The day, month and year buckets of the observation's account for a day."""
         account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
         scope = {
             "tenant_id": e.tenant_id,
@@ -146,10 +153,14 @@ class Fold:
             "account_id": e.account_id,
         }
         out = []
-        for key, grain in ((day_key(account, day), {"grain": "day", "day": day}),
-                           (month_key(account, day[:7]), {"grain": "month"})):  # fmt: skip
+        grains = (
+            (day_key(account, day), {"grain": "day", "day": day, "month": day[:7]}),
+            (month_key(account, day[:7]), {"grain": "month", "month": day[:7]}),
+            (year_key(account, day[:4]), {"grain": "year", "year": day[:4]}),
+        )
+        for key, grain in grains:
             if key not in self.buckets_by_key:
-                self.buckets_by_key[key] = {"_id": key, **scope, **grain, "month": day[:7]}
+                self.buckets_by_key[key] = {"_id": key, **scope, **grain}
             out.append(Bucket(key, self.buckets_by_key[key]))
         return out
 
@@ -216,7 +227,7 @@ class Fold:
 def affected(
     events: Iterable[AnalyticsObserved], posts: dict[str, dict[str, Any]], dates: dict[str, str]
 ) -> set[str]:
-    """The day and month buckets a batch may touch (to load them before folding)."""
+    """The day, month and year buckets a batch may touch (to load them before folding)."""
     keys: set[str] = set()
     for e in events:
         account = account_key(e.tenant_id, e.client_id, e.platform.value, e.account_id)
@@ -225,5 +236,9 @@ def affected(
             known = posts.get(post_key(e))
             on.update({known["day"]} if known else set())
             on.update({dates[post_key(e)]} if post_key(e) in dates else set())
-        keys.update(k for d in on for k in (day_key(account, d), month_key(account, d[:7])))
+        keys.update(
+            k
+            for d in on
+            for k in (day_key(account, d), month_key(account, d[:7]), year_key(account, d[:4]))
+        )
     return keys

@@ -1,6 +1,6 @@
 """The audit's read model in its own database: `audit_posts` (one per post: readings and
-totals) and `audit_buckets` (one per account and day, and per account and month: small
-documents, since the database's cost follows the bytes it reads)."""
+totals) and `audit_buckets` (one per account and day, per account and month, and per account
+and year: small documents, since the database's cost follows the bytes it reads)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.audit.readmodel.fold import Fold, affected, post_key
+from services.audit.readmodel.fold import Fold, account_key, affected, post_key, year_key
 from shared.events import AnalyticsObserved
 
 INDEXES = {
@@ -25,6 +25,11 @@ INDEXES = {
     "audit_observations_seen": [IndexModel("at", expireAfterSeconds=14 * 24 * 3600)],
 }  # fmt: skip
 PROCESSED = "audit_observations_seen"
+SUMMARY = {
+    "_id": 0, "platform": 1, "account_id": 1, "types": 1, "top": 1, "followers_first": 1,
+    "followers_first_at": 1, "followers_last": 1, "followers_last_at": 1,
+}  # fmt: skip
+KEYS_PER_QUERY = 5000  # keeps a query's `$in` well under the 16 MB command limit
 
 
 class ReadModel:
@@ -96,6 +101,22 @@ class ReadModel:
     ) -> list[dict[str, Any]]:
         """Month buckets of the given accounts in the given months."""
         return await self._grain("month", tenant_id, client_id, months, accounts)
+
+    async def years_for(
+        self, tenant_id: str, client_id: str, *, years: list[str], accounts: set[tuple[str, str]]
+    ) -> list[dict[str, Any]]:
+        """Year summaries of the given accounts in the given years, fetched by key (only the
+        accounts asked for) with only the fields an audit reads."""
+        keys = [
+            year_key(account_key(tenant_id, client_id, platform, account_id), year)
+            for platform, account_id in sorted(accounts)
+            for year in years
+        ]
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(keys), KEYS_PER_QUERY):
+            cursor = self.buckets.find({"_id": {"$in": keys[i : i + KEYS_PER_QUERY]}}, SUMMARY)
+            out += [d async for d in cursor]
+        return out
 
     async def days_for(
         self, tenant_id: str, client_id: str, *, days: list[str], accounts: set[tuple[str, str]]
