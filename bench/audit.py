@@ -28,7 +28,7 @@ import shutil
 import statistics
 import sys
 import time
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,11 @@ from bench import measure, service
 from bench.ingest import bench_profile
 from bench.report import ceiling_rows, console, print_figures, run_info, write_results
 from deploy.local import stack
+from services.audit.accounts.models import Account
+from services.audit.analysis.audit import run_audit
+from services.audit.analysis.period import Period
 from services.audit.readmodel.fold import Fold
+from services.audit.readmodel.repository import ReadModel, is_year
 from shared import mongo, topics
 from shared.auth import AgencyDirectory
 from shared.events import AnalyticsObserved, ClientRegistered
@@ -133,7 +137,11 @@ async def fold_direct(db: Any, tenant: str, client: str, competitors: int) -> di
     """Fold every account's observations with the service's code and bulk-insert the result."""
     started = time.perf_counter()
     count = 0
-    docs: dict[str, list[dict[str, Any]]] = {"audit_posts": [], "audit_buckets": []}
+    docs: dict[str, list[dict[str, Any]]] = {
+        "audit_posts": [],
+        "audit_buckets": [],
+        "audit_years": [],
+    }
 
     async def flush() -> None:
         for name, batch in docs.items():
@@ -147,7 +155,8 @@ async def fold_direct(db: Any, tenant: str, client: str, competitors: int) -> di
             fold.apply(e)
             count += 1
         docs["audit_posts"].extend(fold.posts.values())
-        docs["audit_buckets"].extend(fold.buckets_by_key.values())
+        for key, doc in fold.buckets_by_key.items():
+            docs["audit_years" if is_year(key) else "audit_buckets"].append(doc)
         if sum(len(b) for b in docs.values()) > 20000:
             await flush()
     await flush()
@@ -203,6 +212,34 @@ async def timed_audits(http: httpx.AsyncClient, client: str, runs: int = 5) -> l
     return out
 
 
+async def baseline(
+    db: Any, tenant: str, client: str, competitors: int, runs: int
+) -> dict[str, Any]:
+    """The same year's audit in this process, read from the year summaries and (the baseline:
+    the read path before them) from the month buckets only, back to back; and whether both
+    gave the same audit."""
+    reads = ReadModel(db)
+    scope = [
+        Account(client_id=client, platform=p, account_id=a, owned=owned, name=a.split("-")[0],
+                groups=())
+        for p, a, owned in accounts(competitors)
+    ]  # fmt: skip
+    period = Period(start=date(2026, 1, 1), end=date(2026, 12, 31))
+    out: dict[str, Any] = {"summaries_ms": [], "months_only_ms": []}
+    answers = {}
+    for _ in range(runs):
+        for summaries, name in ((True, "summaries_ms"), (False, "months_only_ms")):
+            t = time.perf_counter()
+            audit = await run_audit(
+                reads=reads, tenant_id=tenant, client={"client_id": client, "name": client},
+                accounts=scope, group=None, period=period, summaries=summaries,
+            )  # fmt: skip
+            out[name].append(round((time.perf_counter() - t) * 1000, 1))
+            answers[summaries] = audit.model_dump_json()
+    out["same_audit"] = answers[True] == answers[False]
+    return out
+
+
 async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -> dict[str, Any]:
     run_id = time.strftime("%H%M%S") + secrets.token_hex(2)
     prefix = f"bench{run_id}."
@@ -246,6 +283,11 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
             console.rule("measuring")
             small = await timed_audits(http, "small")
             large = await timed_audits(http, "large")
+            console.rule("in process: year summaries against months only (the baseline)")
+            base = {
+                "10": await baseline(db, tenant, "small", args.small, runs=3),
+                "1000": await baseline(db, tenant, "large", args.large, runs=1),
+            }
         return {
             "audit_ms_10_competitors": round(statistics.median(small), 1),
             "audit_ms_1000_competitors": round(statistics.median(large), 1),
@@ -253,6 +295,7 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
                 "10": [round(x, 1) for x in small],
                 "1000": [round(x, 1) for x in large],
             },
+            "in_process": base,
             "fold_observations_per_s": by_events["per_s"],
             "folded_by_events": by_events,
             "folded_in_process": direct,
@@ -277,6 +320,16 @@ def print_table(r: dict[str, Any]) -> None:
                 f"{e['per_s']:,}",
                 f"{e['observations']:,} in {e['seconds']} s",
                 None,
+            ),
+            *(
+                (
+                    f"in process, {n} competitors: summaries / months only (baseline)",
+                    f"{statistics.median(b['summaries_ms']):,.0f} ms",
+                    f"{statistics.median(b['months_only_ms']):,.0f} ms, same audit: "
+                    f"{b['same_audit']}",
+                    None,
+                )
+                for n, b in r["in_process"].items()
             ),
             (
                 "folded in process + bulk insert",
