@@ -66,7 +66,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
             **READ_INDEXES,
             **trials_mod.INDEXES,
         },
-        on_startup=[start_checker],
+        on_startup=[reads.mark_if_new, start_checker],
     )
     app.state.repo = repo
     app.state.known = known

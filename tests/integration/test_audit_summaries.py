@@ -94,27 +94,26 @@ async def reads(infra: Infra) -> AsyncIterator[tuple[ReadModel, Any]]:
     name = f"test_audit_summaries_{secrets.token_hex(4)}"
     db = client[name]
     await mongo.ensure_indexes(db, INDEXES)
+    model = ReadModel(db)
+    await model.mark_if_new()
     try:
-        yield ReadModel(db), client
+        yield model, client
     finally:
         await client.drop_database(name)
         await client.close()
 
 
-async def test_year_summaries_give_the_same_audit_as_the_month_buckets(
-    reads: tuple[ReadModel, Any],
-) -> None:
-    model, client = reads
+async def fold_all(model: ReadModel, client: Any) -> None:
     events = scripted()
     # batches arrive in publish order but the moved post's earlier reading comes last
     events.sort(key=lambda e: e.entity_id.endswith("-moved") and e.observed_at.year == 2025)
     for i in range(0, len(events), 250):
         async with mongo.transaction(client) as session:
             await model.apply(events[i : i + 250], session=session)
-    assert await model.years.count_documents({}) == len(ACCOUNTS) * 2
-    moved = await model.years.find_one({"_id": f"{TENANT}|{CLIENT}|instagram|own-ig|Y|2026"})
-    assert moved is not None and "reel" not in moved["types"]  # it moved into 2025
 
+
+async def assert_same_audits(model: ReadModel) -> None:
+    """Every period and scope: the audit from the year summaries equals the months-only one."""
     scope = [
         Account(client_id=CLIENT, platform=p, account_id=a, name=a, owned=o, groups=g)
         for p, a, o, g in ACCOUNTS
@@ -144,3 +143,32 @@ async def test_year_summaries_give_the_same_audit_as_the_month_buckets(
             ]
             assert audits[0] == audits[1], (start, end, group)
             assert audits[0].top_posts and any(p.posts for p in audits[0].platforms[0].accounts)
+
+
+async def test_year_summaries_give_the_same_audit_as_the_month_buckets(
+    reads: tuple[ReadModel, Any],
+) -> None:
+    model, client = reads
+    await fold_all(model, client)
+    assert await model.summaries_complete()
+    assert await model.years.count_documents({}) == len(ACCOUNTS) * 2
+    moved = await model.years.find_one({"_id": f"{TENANT}|{CLIENT}|instagram|own-ig|Y|2026"})
+    assert moved is not None and "reel" not in moved["types"]  # it moved into 2025
+    await assert_same_audits(model)
+
+
+async def test_a_read_model_folded_before_summaries_reads_months_until_backfilled(
+    reads: tuple[ReadModel, Any],
+) -> None:
+    model, client = reads
+    await fold_all(model, client)
+    kept = {d["_id"]: d async for d in model.years.find({})}
+    await model.years.delete_many({})
+    await model.meta.delete_many({})
+    older = ReadModel(model.buckets.database)
+    assert not await older.summaries_complete()
+    await assert_same_audits(older)  # no summaries: whole years come from the months
+    assert await older.backfill_years() == len(kept)
+    assert await older.summaries_complete()
+    assert {d["_id"] async for d in older.years.find({})} == set(kept)
+    await assert_same_audits(older)

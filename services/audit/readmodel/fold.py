@@ -242,3 +242,38 @@ def affected(
             for k in (day_key(account, d), month_key(account, d[:7]), year_key(account, d[:4]))
         )
     return keys
+
+
+def year_summary(months: Iterable[dict[str, Any]]) -> dict[str, Any]:
+    """An account's year summary rebuilt from its month buckets of that year (for a read
+    model folded before year summaries existed): what the fold keeps in the year bucket."""
+    months = sorted(months, key=lambda d: d["month"])
+    first = months[0]
+    account = account_key(first["tenant_id"], first["client_id"], first["platform"],
+                          first["account_id"])  # fmt: skip
+    year = first["month"][:4]
+    doc: dict[str, Any] = {
+        "_id": year_key(account, year),
+        **{k: first[k] for k in ("tenant_id", "client_id", "platform", "account_id")},
+        "grain": "year",
+        "year": year,
+    }
+    bucket = Bucket(doc["_id"], doc)
+    top: list[list[Any]] = []
+    for m in months:
+        for ct, row in m.get("types", {}).items():
+            types = doc.setdefault("types", {})
+            into = types.setdefault(ct, {"posts": 0, "engagements": ZERO})
+            into["posts"] += int(row.get("posts", 0))
+            into["engagements"] = Decimal(into["engagements"]) + Decimal(row.get("engagements", 0))
+        for name in ("first", "last"):
+            if m.get(f"followers_{name}_at") is not None:
+                bucket.follower_reading(Decimal(m[f"followers_{name}"]), m[f"followers_{name}_at"])
+        top += m.get("top", [])
+    doc["types"] = {
+        ct: row for ct, row in doc.get("types", {}).items()
+        if row["posts"] != 0 or Decimal(row["engagements"]) != 0
+    }  # fmt: skip
+    top.sort(key=lambda t: (-Decimal(t[3]), t[0]))
+    doc["top"] = top[:TOP]
+    return doc

@@ -13,7 +13,7 @@ from pymongo import ASCENDING, IndexModel, ReplaceOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.audit.readmodel.fold import Fold, affected, post_key
+from services.audit.readmodel.fold import Fold, affected, post_key, year_summary
 from shared.events import AnalyticsObserved
 
 INDEXES = {
@@ -29,6 +29,7 @@ INDEXES = {
     "audit_observations_seen": [IndexModel("at", expireAfterSeconds=14 * 24 * 3600)],
 }  # fmt: skip
 PROCESSED = "audit_observations_seen"
+SUMMARIES = "year_summaries"  # audit_meta: present once every year summary is kept
 SUMMARY = {
     "_id": 0, "platform": 1, "account_id": 1, "types": 1, "top": 1, "followers_first": 1,
     "followers_first_at": 1, "followers_last": 1, "followers_last_at": 1,
@@ -47,8 +48,42 @@ class ReadModel:
         # Year summaries live apart, under their own index: an index range reads them
         # several times faster than `_id` lookups, and the buckets' index stays as it was.
         self.years = db["audit_years"]
+        self.meta = db["audit_meta"]
         self.seen = db[PROCESSED]
         self.dates = db["audit_post_dates"]
+        self._summaries_complete = False
+
+    async def summaries_complete(self) -> bool:
+        """True once every year summary is kept (a read model started with them, or rebuilt by
+        `backfill_years`); before that, whole years are read from their month buckets."""
+        if not self._summaries_complete:
+            self._summaries_complete = await self.meta.find_one({"_id": SUMMARIES}) is not None
+        return self._summaries_complete
+
+    async def mark_if_new(self) -> None:
+        """A read model with no bucket yet keeps its year summaries from the first event on."""
+        if await self.buckets.find_one({}, {"_id": 1}) is None:
+            await self.meta.update_one(
+                {"_id": SUMMARIES}, {"$setOnInsert": {"since": "start"}}, upsert=True
+            )
+
+    async def backfill_years(self) -> int:
+        """Rebuild every year summary from the month buckets and mark them complete. Run it
+        with the service stopped (nothing folding): it is how a read model folded before year
+        summaries existed gets them."""
+        by_year: dict[str, list[dict[str, Any]]] = {}
+        async for m in self.buckets.find({"grain": "month"}):
+            account = m["_id"].rsplit("|", 2)[0]
+            by_year.setdefault(f"{account}|{m['month'][:4]}", []).append(m)
+        docs = [year_summary(months) for months in by_year.values()]
+        for i in range(0, len(docs), 5000):
+            await self.years.bulk_write(
+                [ReplaceOne({"_id": d["_id"]}, d, upsert=True) for d in docs[i : i + 5000]],
+                ordered=False,
+            )
+        await self.meta.update_one({"_id": SUMMARIES}, {"$set": {"since": "backfill"}}, upsert=True)
+        self._summaries_complete = True
+        return len(docs)
 
     async def record_dates(
         self, dates: dict[str, str], *, session: AsyncClientSession | None = None
@@ -124,6 +159,9 @@ class ReadModel:
         client, only the fields an audit reads)."""
         if not years:
             return []
+        if not await self.summaries_complete():
+            months = [f"{y}-{m:02d}" for y in years for m in range(1, 13)]
+            return await self.months_for(tenant_id, client_id, months=months, accounts=accounts)
         cursor = self.years.find(
             {"tenant_id": tenant_id, "client_id": client_id, "year": {"$in": years}}, SUMMARY
         )
