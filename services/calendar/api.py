@@ -13,6 +13,7 @@ from services.calendar.models import Client, ClientIn, Post, PostIn, PostStatus
 from services.calendar.repository import CalendarRepository
 from services.calendar.service import SchedulingError, resolve_slot
 from shared import mongo, pages, topics
+from shared.bounds import bounded_instant
 from shared.envelope import utcnow
 from shared.events import ClientRegistered, PostScheduled
 from shared.runtime import CurrentAgency, Runtime, get_runtime
@@ -90,7 +91,8 @@ async def schedule_post(
     zone = body.timezone or client.timezone
     try:
         instant, local = resolve_slot(body.scheduled_at, zone)
-    except SchedulingError as e:
+        bounded_instant(instant)  # the year 3702 would only fail later, building the event
+    except (SchedulingError, ValueError, OverflowError) as e:
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,
             detail=[{"loc": ["body", "scheduled_at"], "msg": str(e), "type": "value_error"}],

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
+from shared.bounds import Id
 from shared.events import Platform
 
 
@@ -87,7 +88,7 @@ class PostIn(BaseModel):
     pillar: str | None = Field(default=None, max_length=80)
     caption: str = Field(default="", max_length=5000)
     paid: bool = False
-    budget_id: str | None = None
+    budget_id: Id | None = None
 
     @field_validator("timezone")
     @classmethod

@@ -1,0 +1,1 @@
+"""Generic HTTP harnesses driven by the services' OpenAPI documents (issue 13 items 1-2)."""

@@ -1,0 +1,167 @@
+"""Draw schemathesis cases for every operation of a service's OpenAPI document and send them
+through the test's own in-process httpx client (the app runs on the test's event loop, next to
+the real broker and database clients, so schemathesis' own ASGI transport cannot drive it).
+
+Hypothesis draws the cases (derandomized: the same cases on every run), then each is sent for
+real; an answer >= 500 or an exception raised by the app is a failure."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import schemathesis
+from fastapi import FastAPI
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
+from schemathesis.core import NOT_SET
+
+# Routes the harnesses leave out, by name: liveness, readiness and scrape endpoints take no
+# input and no key (tests/integration/test_ops_prometheus.py and others cover them).
+EXCLUDED: frozenset[tuple[str, str]] = frozenset(
+    {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics")}
+)
+HTTP_METHODS = frozenset({"get", "put", "post", "delete", "patch", "head", "options"})
+
+
+def documented_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (METHOD, path template) the app's OpenAPI document lists, exclusions removed."""
+    routes = {
+        (method.upper(), path)
+        for path, item in app.openapi()["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+    return routes - EXCLUDED
+
+
+@dataclass
+class Run:
+    """What one fuzz run sent and what went wrong."""
+
+    sent: dict[tuple[str, str], int] = field(default_factory=dict)
+    statuses: dict[tuple[str, str], set[int]] = field(default_factory=dict)
+    failures: list[str] = field(default_factory=list)
+    unsendable: int = 0
+
+    def exercised(self) -> set[tuple[str, str]]:
+        return {route for route, n in self.sent.items() if n}
+
+
+def draw(strategy: Any, n: int) -> list[Any]:
+    """`n` cases from a strategy, the same ones on every run."""
+    drawn: list[Any] = []
+
+    @settings(
+        max_examples=n,
+        deadline=None,
+        database=None,
+        derandomize=True,
+        phases=[Phase.generate],
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(case=strategy)
+    def collect(case: Any) -> None:
+        drawn.append(case)
+
+    try:
+        collect()
+    except Unsatisfiable:  # a negative plan for an operation with nothing left to negate
+        return []
+    return drawn
+
+
+def to_request(http: httpx.AsyncClient, case: Any) -> httpx.Request:
+    """The httpx request a schemathesis case describes (its own serializers pick the body)."""
+    kwargs = case.as_transport_kwargs(base_url=str(http.base_url).rstrip("/"))
+    headers = {str(k): str(v) for k, v in (kwargs.get("headers") or {}).items()}
+    out: dict[str, Any] = {"params": kwargs.get("params"), "cookies": kwargs.get("cookies")}
+    if "json" in kwargs:
+        out["content"] = json.dumps(kwargs["json"]).encode()
+        headers.setdefault("Content-Type", "application/json")
+    elif "data" in kwargs:
+        data = kwargs["data"]
+        out["content" if isinstance(data, (bytes, str)) else "data"] = data
+    if "files" in kwargs:
+        out["files"] = kwargs["files"]
+    return http.build_request(kwargs["method"], kwargs["url"], headers=headers, **out)
+
+
+def describe(case: Any) -> str:
+    body = "" if case.body is NOT_SET else f" body={case.body!r}"[:600]
+    return (
+        f"{case.method} {case.formatted_path} query={case.query!r} "
+        f"headers={dict(case.headers or {})!r}{body}"
+    )
+
+
+async def fuzz(
+    app: FastAPI,
+    http: httpx.AsyncClient,
+    *,
+    api_key: str,
+    known_ids: Mapping[str, str],
+    examples: int,
+    run: Run | None = None,
+) -> Run:
+    """Send positive and negative cases for every documented operation of `app`.
+
+    Each operation gets `examples` positive and `examples` negative cases with the path ids in
+    `known_ids` fixed to real ids of the caller's agency (so a case gets past the 404), and,
+    when it takes path ids, negative cases for the ids themselves."""
+    run = run or Run()
+    schema = schemathesis.openapi.from_dict(app.openapi())
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        route = (operation.method.upper(), operation.path)
+        if route in EXCLUDED:
+            continue
+        run.sent.setdefault(route, 0)
+        names = {p.name for p in operation.path_parameters}
+        fixed = {k: v for k, v in known_ids.items() if k in names}
+        plans: list[tuple[GenerationMode, dict[str, str], int]] = [
+            (GenerationMode.POSITIVE, fixed, examples),
+            (GenerationMode.NEGATIVE, fixed, examples),
+        ]
+        if names:
+            plans.append((GenerationMode.NEGATIVE, {}, max(2, examples // 3)))
+        for mode, path_parameters, n in plans:
+            strategy = operation.as_strategy(
+                generation_mode=mode,
+                headers={"x-api-key": api_key},
+                path_parameters=path_parameters or None,
+            )
+            for case in draw(strategy, n):
+                await send(http, case, route, run)
+    return run
+
+
+async def send(http: httpx.AsyncClient, case: Any, route: tuple[str, str], run: Run) -> None:
+    """Send one case; record its status, or the failure when it is a 5xx or an exception."""
+    try:
+        request = to_request(http, case)
+    except (UnicodeEncodeError, ValueError, TypeError, httpx.InvalidURL):
+        run.unsendable += 1  # no HTTP client could send it either (e.g. a header not latin-1)
+        return
+    try:
+        response = await http.send(request)
+    except Exception as exc:  # an exception out of the app is the finding
+        run.failures.append(f"{describe(case)}\n  -> unhandled {type(exc).__name__}: {exc}")
+        run.sent[route] += 1
+        return
+    run.sent[route] += 1
+    run.statuses.setdefault(route, set()).add(response.status_code)
+    if response.status_code >= 500:
+        run.failures.append(f"{describe(case)}\n  -> {response.status_code} {response.text[:300]}")
+
+
+def summary(runs: Iterable[Run]) -> str:
+    return "\n".join(
+        f"{m} {p}: {n} sent, statuses {sorted(r.statuses.get((m, p), ()))}"
+        for r in runs
+        for (m, p), n in sorted(r.sent.items())
+    )
