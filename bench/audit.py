@@ -13,9 +13,11 @@ account (3 content types), each post with one lifetime reading.
   (pushing them through Kafka would take the 2 shared cores most of an hour); the audit then
   reads them exactly as it reads the others.
 
-`audit_ms` is the median of 5 `GET /clients/{id}/audit` for a whole year (12 month buckets per
-account and the 12 before, for the trend). Prints a table, writes `bench/results/audit.json`.
-Uses the benchmark stack profile and stops what it started.
+`audit_ms` is the median of 5 `GET /clients/{id}/audit` for a whole year (one year summary per
+account and the one before, for the trend); the same audit is also run in this process from
+the summaries and from the month buckets only (the baseline), and both answers compared.
+Prints a table, writes `bench/results/audit.json`. Uses the benchmark stack profile and stops
+what it started.
 """
 
 from __future__ import annotations

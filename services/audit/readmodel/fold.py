@@ -136,7 +136,8 @@ class Bucket:
 @dataclass
 class Fold:
     """The read model's affected documents while a batch is applied (loaded, then changed):
-    posts, and day and month buckets (small documents: the database's cost follows bytes)."""
+    posts, and day, month and year buckets (small documents: the database's cost follows
+    bytes)."""
 
     posts: dict[str, dict[str, Any]] = field(default_factory=dict)
     buckets_by_key: dict[str, dict[str, Any]] = field(default_factory=dict)
