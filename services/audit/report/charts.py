@@ -4,6 +4,7 @@ by vl-convert (no script reaches the page)."""
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Any
 
 import altair as alt
@@ -14,6 +15,9 @@ from services.audit.analysis.audit import Audit
 MAX_BARS = 15  # a chart shows the own accounts and the largest competitors, readable on a phone
 WIDTH = 300
 OWN, COMPETITOR = "#c2410c", "#64748b"
+# Characters XML 1.0 forbids: vl-convert lays text out as SVG and aborts the whole process
+# (a Rust panic that cannot unwind) on one of them, e.g. an account named "a\x0eb".
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
 
 def _bars(title: str, rows: list[dict[str, Any]], field: str, label: str) -> dict[str, Any]:
@@ -85,8 +89,19 @@ def specs(audit: Audit) -> list[tuple[str, dict[str, Any]]]:
     return out
 
 
+def _xml_safe(value: Any) -> Any:
+    """The spec with every string stripped of the characters XML cannot carry."""
+    if isinstance(value, str):
+        return NOT_XML.sub("", value)
+    if isinstance(value, dict):
+        return {_xml_safe(k): _xml_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_xml_safe(v) for v in value]
+    return value
+
+
 def _render(spec: dict[str, Any]) -> str:
-    return str(vl_convert.vegalite_to_svg(spec))
+    return str(vl_convert.vegalite_to_svg(_xml_safe(spec)))
 
 
 async def render(audit: Audit) -> list[tuple[str, str]]:
