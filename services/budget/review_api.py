@@ -81,7 +81,9 @@ class ReviewIn(BaseModel):
         default=Decimal(20), gt=0, le=100, description="At most this share of the worst channel."
     )
     quarter: str | None = Field(
-        default=None, pattern=r"^\d{4}-Q[1-4]$", description="Default: the budget's period."
+        default=None,
+        pattern=r"^(19[7-9]\d|2[01]\d\d)-Q[1-4]$",  # date() refuses year 0 and 10000
+        description="Default: the budget's period (a quarter of 1970-2199).",
     )
 
 
