@@ -115,8 +115,9 @@ async def fuzz(
     when it takes path ids, negative cases for the ids themselves."""
     run = run or Run()
     schema = schemathesis.openapi.from_dict(app.openapi())
-    for result in schema.get_all_operations():
-        operation = result.ok()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    # Deletions last, so the real ids still exist for every other route.
+    for operation in sorted(operations, key=lambda op: op.method.upper() == "DELETE"):
         route = (operation.method.upper(), operation.path)
         if route in EXCLUDED:
             continue
