@@ -85,7 +85,7 @@ class PostIn(BaseModel):
     scheduled_at: datetime = Field(examples=["2026-12-01T09:00:00"])
     timezone: str | None = Field(default=None, examples=["Europe/Berlin"])
     content_type: str = Field(default="post", min_length=1, max_length=40, examples=["video"])
-    pillar: str | None = Field(default=None, max_length=80)
+    pillar: str | None = Field(default=None, min_length=1, max_length=80)
     caption: str = Field(default="", max_length=5000)
     paid: bool = False
     budget_id: Id | None = None
