@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request, status
+from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, status
 from pydantic import BaseModel
 from pymongo.errors import DuplicateKeyError
 
@@ -17,6 +17,7 @@ from services.calendar.strategy.diff import Change, diff
 from services.calendar.strategy.models import CONTENT_TYPES, Strategy, StrategyIn
 from services.calendar.strategy.repository import StrategyRepository
 from shared import mongo, topics
+from shared.bounds import MAX_COUNT
 from shared.envelope import utcnow
 from shared.events import StrategyUpdated
 from shared.runtime import CurrentAgency
@@ -184,7 +185,11 @@ async def list_versions(
 
 @router.get("/clients/{client_id}/strategies/{strategy_id}/versions/{version}")
 async def get_version(
-    client_id: str, strategy_id: str, version: int, agency: CurrentAgency, repo: Strategies
+    client_id: str,
+    strategy_id: str,
+    version: Annotated[int, Path(ge=1, le=MAX_COUNT)],  # the database holds 8-byte ints
+    agency: CurrentAgency,
+    repo: Strategies,
 ) -> Strategy:
     return await strategy_or_404(repo, agency.tenant_id, client_id, strategy_id, version)
 
@@ -195,8 +200,8 @@ async def strategy_diff(
     strategy_id: str,
     agency: CurrentAgency,
     repo: Strategies,
-    from_version: Annotated[int, Query(alias="from", ge=1)],
-    to_version: Annotated[int | None, Query(alias="to", ge=1)] = None,
+    from_version: Annotated[int, Query(alias="from", ge=1, le=MAX_COUNT)],
+    to_version: Annotated[int | None, Query(alias="to", ge=1, le=MAX_COUNT)] = None,
 ) -> StrategyDiff:
     """What changed from one version to another (`to` defaults to the latest)."""
     old = await strategy_or_404(repo, agency.tenant_id, client_id, strategy_id, from_version)
