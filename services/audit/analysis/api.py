@@ -12,6 +12,7 @@ from services.audit.analysis.audit import Audit, run_audit
 from services.audit.analysis.period import MAX_MONTHS, Period, too_long
 from services.audit.deps import Accounts, Known, Reads
 from services.audit.errors import unprocessable
+from shared.bounds import EARLIEST_YEAR, LATEST_YEAR
 from shared.runtime import CurrentAgency
 
 router = APIRouter(tags=["audit"])
@@ -22,7 +23,12 @@ Group = Annotated[str | None, Query(max_length=128, description="Compare within 
 
 
 def period_of(start: date, end: date) -> Period:
-    """The period, or 422 naming `end` and why."""
+    """The period, or 422 naming `start` or `end` and why."""
+    for name, day in (("start", start), ("end", end)):  # year 1 has no period before it
+        if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+            raise unprocessable(
+                "query", name, msg=f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}"
+            )
     if end < start:
         raise unprocessable("query", "end", msg="the period ends before it starts")
     if too_long(start, end):
