@@ -6,6 +6,7 @@ the health checks named in `EXCLUDED`), so a new route fails this test until it 
 
 from __future__ import annotations
 
+import os
 import time
 
 import pytest
@@ -15,7 +16,7 @@ from tests.integration.fuzz.agency import real_ids
 from tests.integration.fuzz.harness import EXCLUDED, documented_routes, fuzz, summary
 
 # Cases per operation and generation mode (~110 operations: about 50 s for the four services).
-EXAMPLES = 20
+EXAMPLES = int(os.environ.get("SOCIALOPS_FUZZ_EXAMPLES", "20"))  # deeper runs: raise it
 
 
 @pytest.mark.parametrize("service", list(SERVICES))
@@ -44,8 +45,8 @@ async def test_found_by_the_fuzzer_a_post_outside_the_storable_years_is_a_422(
     platform: Platform,
 ) -> None:
     """Found by the fuzz run: `POST /clients/{id}/posts` with `scheduled_at` in the year 3702
-    (or 0628) raised while building `PostScheduled` (500); a budget id longer than any id did
-    the same. Now each is a 422 naming the field."""
+    (or 0628) raised while building `PostScheduled` (500); a budget id longer than any id, or
+    an empty pillar, did the same. Now each is a 422 naming the field."""
     _, headers = await platform.new_agency()
     http = platform.http["calendar"]
     client_id = (await http.post("/clients", json={"name": "C"}, headers=headers)).json()[
@@ -56,6 +57,7 @@ async def test_found_by_the_fuzzer_a_post_outside_the_storable_years_is_a_422(
         ({"scheduled_at": "0628-12-19T11:24:12Z"}, "scheduled_at"),
         ({"scheduled_at": "0001-01-01T00:30:00+05:00"}, "scheduled_at"),
         ({"scheduled_at": "2027-01-01T09:00:00Z", "budget_id": "b" * 200}, "budget_id"),
+        ({"scheduled_at": "2027-01-01T09:00:00Z", "pillar": " "}, "pillar"),
     ]
     for extra, field_name in bad:
         body = {"platform": "instagram", **extra}
@@ -84,4 +86,37 @@ async def test_found_by_the_fuzzer_a_review_of_quarter_year_0_is_a_422(platform:
     r = await http.get(
         f"/budgets/{ids['budget_id']}/review", params={"quarter": "2026-Q2"}, headers=headers
     )
+    assert r.status_code == 200, r.text
+
+
+async def test_found_by_a_deeper_run_huge_versions_and_year_1_periods_are_422(
+    platform: Platform,
+) -> None:
+    """Found with SOCIALOPS_FUZZ_EXAMPLES=60: a strategy version past 8 bytes reached the
+    database (OverflowError, 500) and an audit of 0001-01-01 computed the period before it
+    (OverflowError, 500). Now each is a 422 naming the parameter."""
+    tenant, headers = await platform.new_agency()
+    ids = await real_ids(platform, tenant, headers)
+    cal, audit = platform.http["calendar"], platform.http["audit"]
+    strategy = f"/clients/{ids['client_id']}/strategies/{ids['strategy_id']}"
+    for url, params, loc in [
+        (f"{strategy}/versions/{10**30}", {}, ["path", "version"]),
+        (f"{strategy}/diff", {"from": 10**21}, ["query", "from"]),
+        (
+            f"/clients/{ids['client_id']}/audit",
+            {"start": "0001-01-01", "end": "0001-01-01"},
+            ["query", "start"],
+        ),
+        (
+            f"/clients/{ids['client_id']}/audit/report",
+            {"start": "2026-01-01", "end": "9999-12-31"},
+            ["query", "end"],
+        ),
+    ]:
+        http = audit if "/audit" in url else cal
+        r = await http.get(url, params=params, headers=headers)
+        assert r.status_code == 422, (url, params, r.text)
+        [error] = r.json()["detail"]
+        assert error["loc"] == loc and error["msg"], error
+    r = await cal.get(f"{strategy}/versions/1", headers=headers)
     assert r.status_code == 200, r.text

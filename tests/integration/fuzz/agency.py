@@ -3,10 +3,11 @@ a user would: the harnesses fix these path ids so generated cases get past the 4
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.integration.conftest import Platform
+from tests.integration.conftest import Platform, eventually
 from tests.integration.helpers import budget_body, budget_knows
 from tests.unit.calendar.strategies import strategy_body
 
@@ -51,6 +52,16 @@ async def real_ids(platform: Platform, tenant: str, headers: dict[str, str]) -> 
     ids["goal_id"] = _ok(await metrics.post("/goals", json=goal, headers=headers))["goal_id"]
 
     await budget_knows(platform, tenant, client_id)
+    own = {"platform": "instagram", "account_id": f"@fuzz-{uuid.uuid4().hex[:8]}", "owned": True}
+
+    async def audited() -> bool:  # the audit service learns the client from Kafka too
+        r = await platform.http["audit"].put(
+            f"{base}/audit/accounts", json={"accounts": [own]}, headers=headers
+        )
+        return r.status_code == 200
+
+    await eventually(audited)
+    ids["account_id"] = own["account_id"]
     ids["budget_id"] = _ok(
         await budget.post("/budgets", json=budget_body(client_id), headers=headers)
     )["budget_id"]
