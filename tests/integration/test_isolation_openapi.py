@@ -1,0 +1,111 @@
+"""Issue 13 item 2, tenant isolation as a property, generated from the OpenAPI documents: for
+every route that takes an id (in its path, or a query parameter named `*_id`), another
+agency's real id answers exactly what a non-existent id answers: the same status and the same
+body shape. Everything else in the two requests is the same: the caller's own real ids for
+the other path parameters and the same generated query and body. A route that takes an id the
+harness has no real entity for fails here until `tests/integration/fuzz/agency.py` makes one."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import httpx
+import schemathesis
+from schemathesis import GenerationMode
+
+from tests.integration.conftest import SERVICES, Platform
+from tests.integration.fuzz.agency import real_ids
+from tests.integration.fuzz.harness import EXCLUDED, draw, to_request
+
+CASES = 2  # generated requests per route and id (each sent twice: their id, a missing id)
+
+
+def is_id(name: str) -> bool:
+    """A tenant's id. Not `token` (`GET /feeds/{token}.ics`): a calendar feed's token is its
+    own credential, read without an API key (tests/integration/test_calendar_ical.py)."""
+    return name.endswith("_id")
+
+
+def missing_like(real: str) -> str:
+    """An id of the same form as `real` that names nothing: same prefix, same length."""
+    prefix = real.split("-", 1)[0] + "-" if "-" in real[:6] else ""
+    body = secrets.token_hex(len(real))[: len(real) - len(prefix)]
+    return prefix + body
+
+
+def shape(value: Any) -> Any:
+    """The structure of a JSON value: keys and types, not values (a list: its item shapes)."""
+    if isinstance(value, dict):
+        return {k: shape(v) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        return ["list", sorted({repr(shape(v)) for v in value})]
+    return type(value).__name__
+
+
+def answer(r: httpx.Response) -> tuple[int, Any]:
+    try:
+        body: Any = shape(r.json())
+    except ValueError:
+        body = ("not json", r.headers.get("content-type"), len(r.content) > 0)
+    return r.status_code, body
+
+
+async def test_another_agencys_id_answers_like_a_missing_id_on_every_route(
+    platform: Platform,
+) -> None:
+    owner, owner_headers = await platform.new_agency("Owner")
+    caller, caller_headers = await platform.new_agency("Caller")
+    theirs = await real_ids(platform, owner, owner_headers)
+    mine = await real_ids(platform, caller, caller_headers)
+    key = caller_headers["X-API-Key"]
+
+    expected: set[tuple[str, str, str]] = set()
+    checked: set[tuple[str, str, str]] = set()
+    differences: list[str] = []
+    statuses: dict[int, int] = {}
+    for service in SERVICES:
+        app, http = platform.apps[service], platform.http[service]
+        schema = schemathesis.openapi.from_dict(app.openapi())
+        operations = [result.ok() for result in schema.get_all_operations()]
+        for op in sorted(operations, key=lambda op: op.method.upper() == "DELETE"):
+            route = (op.method.upper(), op.path)
+            if route in EXCLUDED:
+                continue
+            in_path = [p.name for p in op.path_parameters if is_id(p.name)]
+            in_query = [p.name for p in op.query if is_id(p.name)]
+            for name in in_path + in_query:
+                expected.add((*route, name))
+            fixed = {n: mine[n] for n in in_path if n in mine}
+            if len(fixed) < len(in_path):
+                continue  # no real entity for that id: the coverage check below fails
+            # the id parameters of this route, fixed to the caller's own
+            query_ids = {n: mine[n] for n in in_query if n in mine}
+            strategy = op.as_strategy(
+                generation_mode=GenerationMode.POSITIVE,
+                headers={"x-api-key": key},
+                path_parameters=fixed or None,
+                query=query_ids or None,
+            )
+            for case in draw(strategy, CASES):
+                for name in in_path + in_query:
+                    if name not in mine:
+                        continue
+                    where = "path_parameters" if name in in_path else "query"
+                    answers = []
+                    for value in (theirs[name], missing_like(theirs[name])):
+                        probe = case.derive(query={**(case.query or {})})
+                        getattr(probe, where)[name] = value
+                        answers.append(answer(await http.send(to_request(http, probe))))
+                    checked.add((*route, name))
+                    statuses[answers[1][0]] = statuses.get(answers[1][0], 0) + 1
+                    if answers[0] != answers[1]:
+                        differences.append(
+                            f"{route[0]} {route[1]} [{name}]: theirs {answers[0]} "
+                            f"!= missing {answers[1]}"
+                        )
+
+    assert not differences, "\n".join(differences)
+    # Every route taking an id was probed with each of its ids.
+    assert expected and checked == expected, sorted(expected - checked)
+    print(f"{len(checked)} (route, id) pairs; answers to a missing id: {statuses}")
