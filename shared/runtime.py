@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Request, status
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from faststream.kafka import KafkaBroker, KafkaRouter
 from faststream.specification import AsyncAPI
@@ -147,6 +149,24 @@ async def current_agency(
 CurrentAgency = Annotated[Agency, Depends(current_agency)]
 
 
+def _printable(value: Any) -> Any:
+    """`value` with every bytes object decoded (undecodable bytes replaced)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="replace")
+    if isinstance(value, dict):
+        return {k: _printable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_printable(v) for v in value]
+    return value
+
+
+async def validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, also when the refused input is bytes that are not UTF-8 (a text/csv body
+    that is not text): FastAPI's own handler raised UnicodeDecodeError rendering it (a 500)."""
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse({"detail": jsonable_encoder(_printable(list(errors)))}, status_code=422)
+
+
 def create_http_app(
     runtime: Runtime,
     *,
@@ -180,6 +200,7 @@ def create_http_app(
         limits=HttpLimits.from_settings(runtime.settings),
     )
     app.add_middleware(HttpMetrics, service=runtime.settings.service_name)
+    app.add_exception_handler(RequestValidationError, validation_error)
     for router in routers:
         app.include_router(router)
 
