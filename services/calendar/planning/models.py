@@ -9,6 +9,7 @@ from dateutil.relativedelta import relativedelta
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from services.calendar.planning.zones import DstAdjustment
+from shared.bounds import MAX_COUNT
 from shared.events import Platform
 
 MAX_RANGE_MONTHS = 12
@@ -93,7 +94,7 @@ class SlotEdit(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: int = Field(ge=1, description="The version you edited (stale: 409).")
+    version: int = Field(ge=1, le=MAX_COUNT, description="The version you edited (stale: 409).")
     pillar: str | None = Field(default=None, max_length=80)
     content_type: str | None = Field(default=None, max_length=80)
     stage: str | None = Field(default=None, max_length=40)

@@ -18,6 +18,7 @@ from services.calendar.planning.api import Planning, stale
 from services.calendar.planning.repository import PlanningRepository
 from services.calendar.planning.zones import place
 from shared import mongo, topics
+from shared.bounds import MAX_COUNT
 from shared.envelope import Event
 from shared.events import PostCancelled, PostRescheduled
 from shared.runtime import CurrentAgency
@@ -28,7 +29,7 @@ router = APIRouter(tags=["planning"])
 class PostEdit(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
-    version: int = Field(ge=1, description="The version you edited (stale: 409).")
+    version: int = Field(ge=1, le=MAX_COUNT, description="The version you edited (stale: 409).")
     caption: str | None = Field(default=None, min_length=1, max_length=5000)
     media: tuple[str, ...] | None = Field(default=None, max_length=20)
     link: str | None = Field(default=None, max_length=2000)
@@ -37,7 +38,7 @@ class PostEdit(BaseModel):
 class RescheduleIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_COUNT)
     scheduled_at: datetime = Field(
         examples=["2027-01-12T10:30:00"],
         description="Without an offset: wall time in the post's zone (DST-adjusted, flagged).",
@@ -47,7 +48,7 @@ class RescheduleIn(BaseModel):
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    version: int = Field(ge=1)
+    version: int = Field(ge=1, le=MAX_COUNT)
     reason: Annotated[str, Field(max_length=500)] = ""
 
 
@@ -130,14 +131,19 @@ async def reschedule_post(
     post = await _post_or_404(planning, agency.tenant_id, client_id, post_id)
     _editable(post, body.version)
     zone = ZoneInfo(post.timezone)
-    if body.scheduled_at.tzinfo is None:
-        placed = place(body.scheduled_at, zone)
-        at, local, adjustment = placed.at, placed.local, placed.adjustment
-    else:
-        at = body.scheduled_at.astimezone(ZoneInfo("UTC"))
-        local, adjustment = at.astimezone(zone), None
+    try:
+        if body.scheduled_at.tzinfo is None:
+            placed = place(body.scheduled_at, zone)
+            at, local, adjustment = placed.at, placed.local, placed.adjustment
+        else:
+            at = body.scheduled_at.astimezone(ZoneInfo("UTC"))
+            local, adjustment = at.astimezone(zone), None
+    except OverflowError as e:  # year 1 or 9999 across a zone offset
+        raise unprocessable("body", "scheduled_at", msg="not before 1970") from e
     if at.year > 2100:
         raise unprocessable("body", "scheduled_at", msg="not after 2100")
+    if at.year < 1970:
+        raise unprocessable("body", "scheduled_at", msg="not before 1970")
     wall = local.replace(tzinfo=None)
     event = PostRescheduled.new(
         producer="calendar",
