@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.conftest import SERVICES, Platform
 from tests.integration.fuzz.agency import real_ids
-from tests.integration.fuzz.harness import EXCLUDED, documented_routes, fuzz, summary
+from tests.integration.fuzz.harness import CSV_SEEDS, EXCLUDED, documented_routes, fuzz, summary
 
 # Cases per operation and generation mode (~110 operations: about 50 s for the four services).
 EXAMPLES = int(os.environ.get("SOCIALOPS_FUZZ_EXAMPLES", "20"))  # deeper runs: raise it
@@ -39,6 +39,18 @@ async def test_fuzzed_routes_never_answer_5xx_and_cover_the_openapi(
     # The health checks are left out by name only, and only ones that exist.
     assert {p for _, p in EXCLUDED} >= {"/healthz", "/readyz"}
     print(f"{service}: {sum(run.sent.values())} requests in {took:.1f}s\n{summary([run])}")
+
+
+def test_csv_seeds_and_exclusions_name_documented_routes() -> None:
+    """A sample CSV or an exclusion for a route that no longer exists fails (no stack needed:
+    the app factories connect nothing until started)."""
+    documented: set[tuple[str, str]] = set()
+    for factory, settings_cls in SERVICES.values():
+        app = factory(settings_cls(database="openapi-only"))
+        documented |= documented_routes(app)
+        paths = app.openapi()["paths"]
+        assert all(p in paths for _, p in EXCLUDED if p != "/metrics"), sorted(paths)
+    assert set(CSV_SEEDS) <= documented, set(CSV_SEEDS) - documented
 
 
 async def test_found_by_the_fuzzer_a_post_outside_the_storable_years_is_a_422(
@@ -120,3 +132,56 @@ async def test_found_by_a_deeper_run_huge_versions_and_year_1_periods_are_422(
         assert error["loc"] == loc and error["msg"], error
     r = await cal.get(f"{strategy}/versions/1", headers=headers)
     assert r.status_code == 200, r.text
+
+
+async def test_found_by_a_100_case_run_slot_versions_and_year_1_reschedules_are_422(
+    platform: Platform,
+) -> None:
+    """Found with SOCIALOPS_FUZZ_EXAMPLES=100: PATCH of a slot with a version past 8 bytes
+    reached the database (OverflowError, 500); rescheduling a post to 0001-01-05T00:14:03+01:00
+    raised building `PostRescheduled` (500). Now each is a 422 naming the field."""
+    tenant, headers = await platform.new_agency()
+    ids = await real_ids(platform, tenant, headers)
+    cal = platform.http["calendar"]
+    base = f"/clients/{ids['client_id']}"
+    cases = [
+        ("PATCH", f"{base}/slots/{ids['slot_id']}", {"version": 10**30}, "version"),
+        ("PATCH", f"{base}/posts/{ids['post_id']}", {"version": 10**30}, "version"),
+        (
+            "POST",
+            f"{base}/posts/{ids['post_id']}/reschedule",
+            {"version": 1, "scheduled_at": "0001-01-05T00:14:03+01:00"},
+            "scheduled_at",
+        ),
+        (
+            "POST",
+            f"{base}/posts/{ids['post_id']}/reschedule",
+            {"version": 1, "scheduled_at": "0001-01-01T00:00:00+01:00"},
+            "scheduled_at",
+        ),
+    ]
+    for method, url, body, field_name in cases:
+        r = await cal.request(method, url, json=body, headers=headers)
+        assert r.status_code == 422, (url, body, r.text)
+        [error] = r.json()["detail"]
+        assert error["loc"] == ["body", field_name] and error["msg"], error
+    ok = {"version": 1, "scheduled_at": "2027-03-02T09:00:00Z"}
+    r = await cal.post(f"{base}/posts/{ids['post_id']}/reschedule", json=ok, headers=headers)
+    assert r.status_code == 200, r.text
+
+
+async def test_found_by_csv_mutation_a_csv_body_that_is_not_utf8_is_a_422(
+    platform: Platform,
+) -> None:
+    """Found by the CSV mutations: POST /rates.csv and /budgets/{id}/entries.csv with bytes
+    that are not UTF-8 failed validation, and FastAPI's own handler then raised
+    UnicodeDecodeError rendering the input (500). Every service now answers the 422."""
+    tenant, headers = await platform.new_agency()
+    ids = await real_ids(platform, tenant, headers)
+    csv_headers = {**headers, "content-type": "text/csv"}
+    for url in ("/rates.csv", f"/budgets/{ids['budget_id']}/entries.csv"):
+        body = b"date,base,quote,rate\n\xf2\xc4"
+        r = await platform.http["budget"].post(url, content=body, headers=csv_headers)
+        assert r.status_code == 422, (url, r.text)
+        [error] = r.json()["detail"]
+        assert error["loc"] == ["body"] and error["msg"], error
