@@ -111,8 +111,15 @@ def parse(text: str) -> Parsed:
     """Rows of a Fanpage Karma post export; errors name row, column and why."""
     sample = text[:4096]
     delimiter = ";" if sample.count(";") > sample.count(",") else ","
-    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=delimiter))
     out = Parsed()
+    # newline="": a carriage return inside a cell is the cell's, not the end of a line
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter)
+    rows: list[list[str]] = []
+    try:
+        rows.extend(reader)
+    except csv.Error as e:  # e.g. a NUL byte or a field past csv's size limit
+        out.errors.append({"row": reader.line_num, "column": None, "msg": f"unreadable: {e}"})
+        return out
     if not rows:
         out.errors.append({"row": 1, "column": None, "msg": "the file is empty"})
         return out
