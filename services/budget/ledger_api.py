@@ -59,6 +59,17 @@ async def add_entry(
 ENTRY_COLUMNS = ("idempotency_key", "spent_on", "amount", "currency", "category", "description")
 
 
+def _read_csv(body: str) -> tuple[list[str], list[dict[str, Any]]]:
+    """(header, rows) of a CSV body; a 422 naming the line the csv module cannot read (a
+    carriage return inside an unquoted cell, a cell past its field size limit)."""
+    reader = csv.DictReader(io.StringIO(body, newline=""))
+    try:
+        rows = list(reader)
+    except csv.Error as e:
+        raise unprocessable(f"line {reader.reader.line_num}", f"not readable as CSV ({e})") from e
+    return list(reader.fieldnames or []), rows
+
+
 @router.post("/budgets/{budget_id}/entries.csv")
 async def import_entries(
     budget_id: str, body: CsvBody, agency: CurrentAgency, repo: Repo, runtime: RuntimeDep
@@ -66,12 +77,12 @@ async def import_entries(
     """Book manual entries from CSV (header: idempotency_key,spent_on,amount,currency,
     category,description). All rows or none: any bad row is a 422 naming row and field."""
     budget = await find_budget(repo, agency.tenant_id, budget_id)
-    reader = csv.DictReader(io.StringIO(body))
-    missing = set(ENTRY_COLUMNS[:4]) - set(reader.fieldnames or [])
+    header, rows = _read_csv(body)
+    missing = set(ENTRY_COLUMNS[:4]) - set(header)
     if missing:
         raise unprocessable("header", f"missing column(s) {', '.join(sorted(missing))}")
     prepared: list[dict[str, Any]] = []
-    for n, row in enumerate(reader, start=1):
+    for n, row in enumerate(rows, start=1):
         where = f"row {n}."
         try:
             entry_in = ledger_entries.EntryIn(
@@ -148,7 +159,7 @@ async def put_rates(
 async def import_rates(body: CsvBody, agency: CurrentAgency, repo: Repo) -> dict[str, int]:
     """Import reference rates from CSV (header: date,base,quote,rate), all rows or none."""
     rows: list[dict[str, Any]] = []
-    for n, row in enumerate(csv.DictReader(io.StringIO(body)), start=1):
+    for n, row in enumerate(_read_csv(body)[1], start=1):
         try:
             rows.append(ledger_entries.RateIn.model_validate(row).model_dump())
         except (ValidationError, InvalidOperation) as e:
