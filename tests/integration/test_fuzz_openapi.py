@@ -185,3 +185,31 @@ async def test_found_by_csv_mutation_a_csv_body_that_is_not_utf8_is_a_422(
         assert r.status_code == 422, (url, r.text)
         [error] = r.json()["detail"]
         assert error["loc"] == ["body"] and error["msg"], error
+
+
+async def test_found_by_csv_mutation_unreadable_csv_files_are_422(platform: Platform) -> None:
+    """Found by the CSV mutations (100 cases): a carriage return inside an unquoted cell, or a
+    cell past the csv module's field size limit, raised csv.Error (500) in the Fanpage Karma
+    import and the budget's CSV routes. Now a carriage return ends a line like a newline and
+    an unreadable line is a 422 naming it."""
+    tenant, headers = await platform.new_agency()
+    ids = await real_ids(platform, tenant, headers)
+    csv_headers = {**headers, "content-type": "text/csv"}
+    fk = (
+        "Date;Network;Profile;Profile-ID;Post-ID;Type;Message;Reactions;Comments;Shares;Fans\n"
+        "2026-10-03 09:15;Instagram;Rival;rival;ig-1;Picture;a\rb;1;2;3;50\n"
+    )
+    r = await platform.http["audit"].post(
+        f"/clients/{ids['client_id']}/audit/imports/fanpage-karma", content=fk, headers=csv_headers
+    )
+    assert r.status_code == 422, r.text
+    budget = platform.http["budget"]
+    for url, body in [
+        ("/rates.csv", "date,base,quote,rate\n2026-02-02,USD,EUR,0.9\r1\n"),
+        (f"/budgets/{ids['budget_id']}/entries.csv",
+         "idempotency_key,spent_on,amount,currency\nk," + "x" * 200_000 + ",1,EUR\n"),
+    ]:  # fmt: skip
+        r = await budget.post(url, content=body, headers=csv_headers)
+        assert r.status_code == 422, (url, r.text)
+    [error] = r.json()["detail"]  # the cell past the limit: the line is named
+    assert error["loc"] == ["body", "line 2"] and "not readable as CSV" in error["msg"], error

@@ -151,13 +151,12 @@ def to_request(http: httpx.AsyncClient, case: Any) -> httpx.Request:
 
 
 def describe(case: Any, raw: bytes | None = None) -> str:
+    """The case as a failure message (the API key masked: test output is no place for it)."""
+    shown = {k: "***" if k.lower() == "x-api-key" else v for k, v in (case.headers or {}).items()}
     body = "" if case.body is NOT_SET else f" body={case.body!r}"[:600]
     if raw is not None:
         body = f" csv={raw[:600]!r}"
-    return (
-        f"{case.method} {case.formatted_path} query={case.query!r} "
-        f"headers={dict(case.headers or {})!r}{body}"
-    )
+    return f"{case.method} {case.formatted_path} query={case.query!r} headers={shown!r}{body}"
 
 
 async def fuzz(
