@@ -70,6 +70,30 @@ async def eventually(
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
 
 
+async def while_progressing(
+    count: Callable[[], Awaitable[int]], target: int, *, stall: float = 90.0, interval: float = 0.5
+) -> float:
+    """Poll `count` until it reaches `target`; fail only when it stops moving for `stall` s.
+
+    For work whose pace depends on the machine (thousands of posts through real processes):
+    a slow machine that keeps going passes, a stuck one fails with where it stopped.
+    Returns the seconds it took."""
+    start = time.monotonic()
+    last, moved = -1, start
+    while True:
+        value = await count()
+        if value >= target:
+            return time.monotonic() - start
+        now = time.monotonic()
+        if value != last:
+            last, moved = value, now
+        elif now - moved > stall:
+            raise AssertionError(
+                f"stuck at {value} of {target} for {stall}s ({now - start:.0f}s in all)"
+            )
+        await asyncio.sleep(interval)
+
+
 @dataclass
 class Platform:
     """The four services of one test, plus helpers to reach them and the broker."""

@@ -1,8 +1,9 @@
 """Several calendar processes dispatch together (real subprocesses: `python -m services.calendar`
 against the real broker and database, publishing to the sandbox platform in its own process):
-5,000 due posts, each published exactly once on the sandbox (its idempotency log), once each
-on Kafka; and the same with one process SIGKILLed mid-dispatch: its claims are taken over
-after their lease, still nothing posted twice."""
+2,000 due posts (SOCIALOPS_TEST_PUBLISH_POSTS; the 20,000 peak is `make bench-calendar`'s),
+each published exactly once on the sandbox (its idempotency log), once each on Kafka; and the
+same with one process SIGKILLed mid-dispatch: its claims are taken over after their lease,
+still nothing posted twice. The waits follow progress (a slow machine passes, a stall fails)."""
 
 from __future__ import annotations
 
@@ -26,12 +27,12 @@ from aiokafka import AIOKafkaConsumer
 
 from shared import mongo, topics
 from shared.auth import AgencyDirectory
-from tests.integration.conftest import Infra, delete_topics, eventually
+from tests.integration.conftest import Infra, delete_topics, eventually, while_progressing
 from tests.integration.test_publishing_lifecycle import free_port, start_sandbox
 
-POSTS = int(os.environ.get("SOCIALOPS_TEST_PUBLISH_POSTS", "5000"))
+POSTS = int(os.environ.get("SOCIALOPS_TEST_PUBLISH_POSTS", "2000"))
 LEASE_S = 10.0
-pytestmark = pytest.mark.timeout(600)
+pytestmark = pytest.mark.timeout(1800)  # the waits below fail first, on a stall
 
 
 @dataclass
@@ -209,14 +210,11 @@ async def owners(fleet: Fleet) -> Counter[str]:
         await client.close()
 
 
-async def test_two_processes_publish_5000_due_posts_once_each(fleet: Fleet) -> None:
+async def test_two_processes_publish_thousands_of_due_posts_once_each(fleet: Fleet) -> None:
     await fleet.start(2)
     ids = await seed(fleet, POSTS)
 
-    async def all_out() -> bool:
-        return await published_count(fleet) == POSTS
-
-    await eventually(all_out, timeout=420, interval=0.5)
+    await while_progressing(lambda: published_count(fleet), POSTS)
     log = await sandbox_log(fleet)
     assert log["created"] == POSTS
     assert all(log["keys"][k]["created"] == 1 for k in ids)
@@ -243,26 +241,23 @@ async def test_a_process_killed_mid_dispatch_leaves_nothing_stuck(fleet: Fleet) 
     await fleet.start(2)
     ids = await seed(fleet, POSTS)
 
-    async def some_out() -> bool:
-        return (await sandbox_log(fleet))["created"] >= POSTS // 5
+    async def created() -> int:
+        return int((await sandbox_log(fleet))["created"])
 
-    await eventually(some_out, timeout=300, interval=0.2)
+    await while_progressing(created, POSTS // 5, interval=0.2)
     victim = fleet.procs[0]
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(10)
     killed_at = await published_count(fleet)
     assert killed_at < POSTS  # it died mid-dispatch
 
-    async def all_out() -> bool:
-        return await published_count(fleet) == POSTS
-
-    await eventually(all_out, timeout=420, interval=0.5)
+    await while_progressing(lambda: published_count(fleet), POSTS)
     log = await sandbox_log(fleet)
     assert log["created"] == POSTS
     assert all(log["keys"][k]["created"] == 1 for k in ids)
     # only posts in flight at the kill were sent again (and deduped by their idempotency key)
     resent = [k for k in ids if log["keys"][k]["requests"] > 1]
-    assert len(resent) <= 2_000, len(resent)
+    assert len(resent) <= POSTS * 2 // 5, len(resent)
 
     events = await lifecycle_events(fleet, ids)
     published = Counter(e["post_id"] for e in events if e["event_type"] == "PostPublished")
