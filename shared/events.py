@@ -73,10 +73,27 @@ class PostScheduled(ClientEvent):
     budget_id: Id | None = Field(default=None, description="Budget paying for promotion.")
 
 
+class StrategyPersona(Contract):
+    """A persona of a strategy, trimmed to what other services read: its name and the
+    platforms it uses."""
+
+    name: Name = Field(examples=["Busy parent"])
+    platforms: tuple[Platform, ...] = Field(default=(), max_length=8, examples=[["instagram"]])
+
+
+class PlatformReviewDate(Contract):
+    """When a strategy platform is re-evaluated (yearly by default)."""
+
+    platform: Platform
+    review_on: date = Field(description="The re-evaluation date.", examples=["2028-01-01"])
+
+
 class StrategyUpdated(ClientEvent):
-    """A client's strategy got a new version (version 1: it was created)."""
+    """A client's strategy got a new version (version 1: it was created). Event version 2 adds
+    `personas` and `reviews`; a version 1 payload reads with both empty."""
 
     EVENT_TYPE: ClassVar[str] = "StrategyUpdated"
+    EVENT_VERSION: ClassVar[int] = 2
 
     strategy_id: Id
     version: int = Field(ge=1, description="The new version.")
@@ -90,6 +107,18 @@ class StrategyUpdated(ClientEvent):
         max_length=200,
         description="Readable changes from the previous version (the first 200).",
         examples=[["pillars[Recipes].share: 30 -> 25"]],
+    )
+    personas: tuple[StrategyPersona, ...] = Field(
+        default=(),
+        max_length=20,
+        description="v2: the strategy's personas with the platforms each uses (the audit "
+        "scores audience presence as the share of personas on a platform).",
+    )
+    reviews: tuple[PlatformReviewDate, ...] = Field(
+        default=(),
+        max_length=8,
+        description="v2: each platform's re-evaluation date (the audit announces "
+        "`PlatformReviewDue` when it arrives).",
     )
 
 
@@ -510,3 +539,25 @@ class PlatformTrialEnded(ClientEvent):
     achieved: ExactDecimal | None = Field(description="None: not defined (no data).")
     recommendation: Literal["keep", "drop"]
     reason: str = Field(max_length=500)
+
+
+class PlatformReviewDue(ClientEvent):
+    """A strategy platform's yearly re-evaluation date arrived (step 4: re-evaluate every
+    year); carries the platform's current platform-choice score and its parts so the review
+    is informed. Published once per client, strategy, platform and review date."""
+
+    EVENT_TYPE: ClassVar[str] = "PlatformReviewDue"
+
+    strategy_id: Id
+    platform: Platform
+    review_on: date = Field(description="The re-evaluation date that arrived.")
+    period_start: date = Field(description="First day of the audit period scored.")
+    period_end: date = Field(description="Last day of the audit period scored (inclusive).")
+    goal: Name = Field(description="The goal the score's goal fit used.", examples=["awareness"])
+    score: ExactDecimal = Field(description="Platform-choice score, 0-100.", examples=["72.5"])
+    components: dict[str, ExactDecimal] = Field(
+        description="Each component 0-1: audience, goal_fit, competitors, own_performance, cost.",
+        examples=[{"audience": "0.666667", "goal_fit": "0.6", "competitors": "0.5",
+                   "own_performance": "0.5", "cost": "1"}],
+    )  # fmt: skip
+    weights: dict[str, ExactDecimal] = Field(description="The weights used (sum 1).")

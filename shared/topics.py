@@ -32,8 +32,10 @@ BUDGET_ALERTS = "budget.alerts.v1"
 WEBHOOKS = "calendar.webhooks.v1"
 # calendar -> anyone: a client's plan adherence fell below its threshold
 ADHERENCE = "calendar.adherence.v1"
-# audit -> anyone: platform trials ended (keep or drop), yearly platform reviews due
+# audit -> anyone: platform trials ended (keep or drop)
 AUDIT_PLATFORMS = "audit.platforms.v1"
+# audit -> anyone: a strategy platform's yearly re-evaluation date arrived (PlatformReviewDue)
+AUDIT_PLATFORM_REVIEWS = "audit.platform-reviews.v1"
 
 ALL = (
     CLIENTS,
@@ -49,6 +51,7 @@ ALL = (
     BUDGET_RESUMPTIONS,
     BUDGET_ALERTS,
     AUDIT_PLATFORMS,
+    AUDIT_PLATFORM_REVIEWS,
 )
 DLQ_SUFFIX = ".dlq"
 

@@ -14,6 +14,7 @@ from services.audit.analysis import api as analysis_api
 from services.audit.importer import api as import_api
 from services.audit.platform_choice import api as trials_api
 from services.audit.platform_choice import handlers as choice_handlers
+from services.audit.platform_choice import reviews as reviews_mod
 from services.audit.platform_choice import trials as trials_mod
 from services.audit.readmodel import handlers as readmodel_handlers
 from services.audit.readmodel.repository import INDEXES as READ_INDEXES
@@ -34,18 +35,24 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
     accounts = AccountRepository(runtime.db)
     trials = trials_mod.Trials(runtime.db)
 
+    strategies = choice_handlers.Strategies(runtime.db)
+    reviews = reviews_mod.Reviews(runtime.db)
+
     async def start_checker() -> None:
         runtime.background.append(
             asyncio.create_task(
                 trials_mod.run_checker(runtime, trials, accounts, reads), name="trial-checker"
             )
         )
+        review_checker = reviews_mod.run_checker(
+            runtime, reviews, strategies=strategies, known=known, accounts=accounts, reads=reads
+        )
+        runtime.background.append(asyncio.create_task(review_checker, name="review-checker"))
 
     kafka_router = handlers.build_router(runtime, repo)
     kafka_router.include_router(known_clients.router(runtime, known, group="audit"))
     kafka_router.include_router(readmodel_handlers.build_router(runtime, reads))
-    strategies = choice_handlers.Strategies(runtime.db)
-    kafka_router.include_router(choice_handlers.build_router(runtime, strategies))
+    kafka_router.include_router(choice_handlers.build_router(runtime, strategies, reviews))
     app = create_http_app(
         runtime,
         title="SocialOps audit",
@@ -65,6 +72,7 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
             **ACCOUNT_INDEXES,
             **READ_INDEXES,
             **trials_mod.INDEXES,
+            **reviews_mod.INDEXES,
         },
         on_startup=[reads.mark_if_new, start_checker],
     )
@@ -73,5 +81,6 @@ def create_app(settings: AuditSettings | None = None) -> FastAPI:
     app.state.accounts = accounts
     app.state.trials = trials
     app.state.strategies = strategies
+    app.state.reviews = reviews
     app.state.read_model = reads
     return app

@@ -1,4 +1,4 @@
-"""Routes: platform trials of a client."""
+"""Routes: platform choice, trials and yearly reviews of a client."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from services.audit.analysis.api import End, Group, Start, audit_of
 from services.audit.deps import Accounts, Known, Reads
 from services.audit.errors import unprocessable
 from services.audit.platform_choice.handlers import Strategies
+from services.audit.platform_choice.reviews import Review, Reviews
 from services.audit.platform_choice.scoring import ChoiceIn, PlatformScore, score
 from services.audit.platform_choice.trials import Trial, TrialIn, Trials
 from shared.runtime import CurrentAgency
@@ -53,13 +54,29 @@ async def platform_choice(
     group: Group = None,
 ) -> list[PlatformScore]:
     """A score per platform (0-100, best first) from audience, goal fit, competitor activity,
-    own performance and cost, with the weights used; see `services/audit/platform_choice`."""
+    own performance and cost, with the weights used; see `services/audit/platform_choice`.
+    Audience presence is the share of the current strategy's personas who use the platform
+    (2 of 3 personas: 0.666667); a strategy without personas: 1 if it lists the platform,
+    else 0."""
     audit = await audit_of(
         client_id=client_id, start=start, end=end, group=group, tenant_id=agency.tenant_id,
         known=known, accounts=accounts, reads=reads,
     )  # fmt: skip
     strategies: Strategies = request.app.state.strategies
+    platforms, personas = await strategies.audience(agency.tenant_id, client_id)
     try:
-        return score(audit, await strategies.platforms(agency.tenant_id, client_id), body)
+        return score(audit, platforms, body, personas)
     except ValueError as e:
         raise unprocessable("body", "weights", msg=str(e)) from e
+
+
+@router.get("/clients/{client_id}/platform-reviews")
+async def list_reviews(
+    client_id: str, request: Request, agency: CurrentAgency, known: Known
+) -> list[Review]:
+    """The client's yearly platform reviews, soonest first: upcoming (from each strategy
+    platform's re-evaluation date) and announced (`PlatformReviewDue` was published, with the
+    platform-choice score then)."""
+    await known.require(agency.tenant_id, client_id)
+    reviews: Reviews = request.app.state.reviews
+    return await reviews.for_client(agency.tenant_id, client_id)

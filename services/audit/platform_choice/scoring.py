@@ -1,8 +1,10 @@
 """Platform choice (step 4): a score per platform per client, 0-100, from five components
 (each 0-1) and weights an agency may override (they are normalised to sum 1):
 
-- audience (default weight 0.30): the platform is in the client's current strategy, whose
-  personas chose it (1), else 0;
+- audience (default weight 0.30): the share of the current strategy's personas who use the
+  platform (3 personas, 2 of them on Instagram: 2/3); a strategy without personas (or none
+  yet, or one published before `StrategyUpdated` v2 carried them): 1 if the strategy lists
+  the platform, else 0;
 - goal_fit (0.25): how the platform serves the client's goal, from the seed's guidance
   (Instagram: visual; TikTok: commerce; LinkedIn: B2B leads) in `GOAL_FIT`;
 - competitors (0.15): the share of competitor brands active on the platform in the audit
@@ -15,6 +17,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from decimal import Decimal
 from typing import Literal
 
@@ -72,8 +75,24 @@ def weights_of(overrides: dict[str, Decimal]) -> dict[str, Decimal]:
     return {k: v / total for k, v in merged.items()}
 
 
-def score(audit: Audit, strategy_platforms: set[str], choice: ChoiceIn) -> list[PlatformScore]:
-    """Every audience platform's score, best first (ties by name)."""
+def presence(
+    platform: str, strategy_platforms: Collection[str], personas: Sequence[Collection[str]]
+) -> Decimal:
+    """The audience component: the share of personas using the platform, or (no personas)
+    1 if the strategy lists it, else 0."""
+    if personas:
+        return Decimal(sum(1 for p in personas if platform in p)) / len(personas)
+    return Decimal(1) if platform in strategy_platforms else Decimal(0)
+
+
+def score(
+    audit: Audit,
+    strategy_platforms: Collection[str],
+    choice: ChoiceIn,
+    personas: Sequence[Collection[str]] = (),
+) -> list[PlatformScore]:
+    """Every audience platform's score, best first (ties by name); `personas` holds the
+    platforms of each of the strategy's personas."""
     weights = weights_of(dict(choice.weights))
     brands = {a.name or a.account_id for c in audit.platforms for a in c.accounts if not a.owned}
     hours = {k: Decimal(v) for k, v in choice.staff_hours_per_week.items()}
@@ -90,7 +109,7 @@ def score(audit: Audit, strategy_platforms: set[str], choice: ChoiceIn) -> list[
         ]
         known = [Decimal(x) for x in percentiles if x is not None]
         parts = {
-            "audience": Decimal(1) if p in strategy_platforms else Decimal(0),
+            "audience": presence(p, strategy_platforms, personas),
             "goal_fit": GOAL_FIT[p][choice.goal],
             "competitors": Decimal(len(active)) / len(brands) if brands else Decimal(0),
             "own_performance": max(known) / 100 if known else Decimal("0.5"),

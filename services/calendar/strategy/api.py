@@ -19,7 +19,7 @@ from services.calendar.strategy.repository import StrategyRepository
 from shared import mongo, topics
 from shared.bounds import MAX_COUNT
 from shared.envelope import utcnow
-from shared.events import StrategyUpdated
+from shared.events import PlatformReviewDate, StrategyPersona, StrategyUpdated
 from shared.runtime import CurrentAgency
 
 router = APIRouter(tags=["strategy"])
@@ -68,6 +68,16 @@ async def _store(
         end=strategy.end,
         platforms=tuple(p.platform for p in strategy.spec.platforms),
         changes=tuple(c.line()[:500] for c in changes[:200]),
+        personas=tuple(
+            StrategyPersona(
+                name=p.name, platforms=tuple(dict.fromkeys(x.platform for x in p.platforms))
+            )
+            for p in strategy.spec.personas
+        ),
+        reviews=tuple(
+            PlatformReviewDate(platform=p.platform, review_on=strategy.spec.reevaluation(p))
+            for p in strategy.spec.platforms
+        ),
     )
     try:
         async with mongo.transaction(runtime.mongo) as session:
