@@ -16,6 +16,12 @@ POSTS_PAUSED = Counter(
     ["tenant"],
     registry=registry,
 )
+POSTS_RESUMED = Counter(
+    "socialops_calendar_posts_resumed_total",
+    "Paid posts scheduled again because the budget that paused them was resumed.",
+    ["tenant"],
+    registry=registry,
+)
 
 # --------------------------------------------------------------------------- publishing
 # Labels stay bounded: platform (a fixed enum), outcome and status (a few values each); never a

@@ -113,6 +113,11 @@ class Post(BaseModel):
     budget_id: str | None
     status: PostStatus
     paused_reason: str | None = None
+    paused_budget_id: str | None = Field(
+        default=None,
+        description="The budget whose 100 % crossing paused this post: it is scheduled again "
+        "when that budget is resumed (BudgetResumed). None when paused by hand.",
+    )
     created_at: AwareDatetime
     version: int = Field(
         default=1,

@@ -19,6 +19,8 @@ INDEXES = {
             [("tenant_id", ASCENDING), ("client_id", ASCENDING), ("scheduled_at", ASCENDING)]
         ),
         IndexModel([("tenant_id", ASCENDING), ("budget_id", ASCENDING), ("status", ASCENDING)]),
+        # the posts a budget paused, found again when it is resumed
+        IndexModel([("tenant_id", ASCENDING), ("paused_budget_id", ASCENDING)]),
     ],
 }
 
@@ -74,8 +76,10 @@ class CalendarRepository:
         self, tenant_id: str, budget_id: str, *, reason: str, session: AsyncClientSession
     ) -> list[dict[str, Any]]:
         """Pause every paid post of this budget not yet handed to a platform (scheduled, or due
-        and waiting: the dispatcher's next write on it then matches nothing); returns the posts
-        as they were (the caller stages a `PostPaused` for each in the same transaction)."""
+        and waiting: the dispatcher's next write on it then matches nothing), marked with the
+        budget that paused it (`paused_budget_id`: only those resume with the budget); returns
+        the posts as they were (the caller stages a `PostPaused` for each in the same
+        transaction)."""
         query = {
             "tenant_id": tenant_id,
             "budget_id": budget_id,
@@ -87,8 +91,36 @@ class CalendarRepository:
             await self.posts.update_many(
                 {**query, "_id": {"$in": [d["_id"] for d in found]}},
                 {
-                    "$set": {"status": PostStatus.PAUSED.value, "paused_reason": reason},
+                    "$set": {
+                        "status": PostStatus.PAUSED.value,
+                        "paused_reason": reason,
+                        "paused_budget_id": budget_id,
+                    },
                     "$unset": {"lease": "", "lease_until": ""},
+                    "$inc": {"version": 1},
+                },
+                session=session,
+            )
+        return found
+
+    async def resume_paid_posts(
+        self, tenant_id: str, budget_id: str, *, session: AsyncClientSession
+    ) -> list[dict[str, Any]]:
+        """Schedule again the posts this budget paused (paused by hand or by another budget:
+        left alone). The scheduled time stays: one already passed is due at once, as with the
+        resume route. Returns the posts as they were (the caller stages a `PostResumed` each)."""
+        query = {
+            "tenant_id": tenant_id,
+            "paused_budget_id": budget_id,
+            "status": PostStatus.PAUSED.value,
+        }
+        found = await self.posts.find(query, session=session).to_list(None)
+        if found:
+            await self.posts.update_many(
+                {**query, "_id": {"$in": [d["_id"] for d in found]}},
+                {
+                    "$set": {"status": PostStatus.SCHEDULED.value, "paused_reason": None},
+                    "$unset": {"paused_budget_id": ""},
                     "$inc": {"version": 1},
                 },
                 session=session,

@@ -122,6 +122,7 @@ async def resume_post(
         doc,
         to=PostStatus.SCHEDULED,
         changes={"paused_reason": None},
+        unset=("paused_budget_id",),  # resumed by hand: the budget's resume no longer applies
         event=lifecycle.resumed(doc),
     )
     if updated is None:

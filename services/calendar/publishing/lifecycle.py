@@ -113,5 +113,5 @@ def paused(doc: Mapping[str, Any], reason: str, *, cause: Event | None = None) -
     return PostPaused.new(producer=PRODUCER, cause=cause, **_base(doc), reason=reason[:500])
 
 
-def resumed(doc: Mapping[str, Any]) -> Event:
-    return PostResumed.new(producer=PRODUCER, **_base(doc))
+def resumed(doc: Mapping[str, Any], *, cause: Event | None = None) -> Event:
+    return PostResumed.new(producer=PRODUCER, cause=cause, **_base(doc))
