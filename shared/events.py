@@ -554,10 +554,16 @@ class PlatformReviewDue(ClientEvent):
     period_start: date = Field(description="First day of the audit period scored.")
     period_end: date = Field(description="Last day of the audit period scored (inclusive).")
     goal: Name = Field(description="The goal the score's goal fit used.", examples=["awareness"])
-    score: ExactDecimal = Field(description="Platform-choice score, 0-100.", examples=["72.5"])
+    score: ExactDecimal | None = Field(
+        description="Platform-choice score, 0-100; None for an ad platform (not scored).",
+        examples=["72.5"],
+    )
     components: dict[str, ExactDecimal] = Field(
+        default_factory=dict,
         description="Each component 0-1: audience, goal_fit, competitors, own_performance, cost.",
         examples=[{"audience": "0.666667", "goal_fit": "0.6", "competitors": "0.5",
                    "own_performance": "0.5", "cost": "1"}],
     )  # fmt: skip
-    weights: dict[str, ExactDecimal] = Field(description="The weights used (sum 1).")
+    weights: dict[str, ExactDecimal] = Field(
+        default_factory=dict, description="The weights used (sum 1)."
+    )

@@ -26,7 +26,8 @@ def strategy(tenant: str, client: str, version: int, instagram_on: date) -> Stra
                   {"name": "Retiree", "platforms": ["facebook"]},
                   {"name": "Chef", "platforms": ["instagram"]}],
         reviews=[{"platform": "instagram", "review_on": instagram_on},
-                 {"platform": "facebook", "review_on": "2027-06-01"}],
+                 {"platform": "facebook", "review_on": "2027-06-01"},
+                 {"platform": "meta_ads", "review_on": "2026-10-01"}],
     )  # fmt: skip
 
 
@@ -39,9 +40,15 @@ async def test_a_review_date_that_arrived_publishes_platform_review_due_once(
     first = strategy(tenant, client, 1, today)
     await platform.send(topics.STRATEGIES, first)
 
-    records = await platform.read_topic(topics.AUDIT_PLATFORM_REVIEWS, expect=1, timeout=30)
-    assert len(records) == 1
-    event = PlatformReviewDue.model_validate(json.loads(records[0].value))
+    records = await platform.read_topic(topics.AUDIT_PLATFORM_REVIEWS, expect=2, timeout=30)
+    assert len(records) == 2
+    due = {
+        e.platform: e
+        for e in map(PlatformReviewDue.model_validate_json, (r.value for r in records))
+    }
+    ads = due["meta_ads"]  # an ad platform has a review but no platform-choice score
+    assert (ads.review_on, ads.score, ads.components) == (date(2026, 10, 1), None, {})
+    event = due["instagram"]
     assert (event.client_id, event.strategy_id, event.platform, event.review_on) == (
         client, "st-reviews", "instagram", today
     )  # fmt: skip
@@ -59,23 +66,24 @@ async def test_a_review_date_that_arrived_publishes_platform_review_due_once(
 
     await platform.send(topics.STRATEGIES, first)  # redelivered: nothing new
     await asyncio.sleep(5)  # two more checker rounds
-    again = await platform.read_topic(topics.AUDIT_PLATFORM_REVIEWS, expect=2, timeout=5)
-    assert len(again) == 1
+    again = await platform.read_topic(topics.AUDIT_PLATFORM_REVIEWS, expect=3, timeout=5)
+    assert len(again) == 2
 
     audit = platform.http["audit"]
     r = await audit.get(f"/clients/{client}/platform-reviews", headers=headers)
     assert r.status_code == 200, r.text
     assert [(x["platform"], x["review_on"], x["status"]) for x in r.json()] == [
-        ("instagram", today.isoformat(), "announced"), ("facebook", "2027-06-01", "upcoming")
+        ("meta_ads", "2026-10-01", "announced"), ("instagram", today.isoformat(), "announced"),
+        ("facebook", "2027-06-01", "upcoming"),
     ]  # fmt: skip
-    assert r.json()[0]["score"] == "57.5"
+    assert (r.json()[0]["score"], r.json()[1]["score"]) == (None, "57.5")
 
     # version 2 moves Instagram's review to yesterday: re-armed for the new date, once
     yesterday = today - timedelta(days=1)
     await platform.send(topics.STRATEGIES, strategy(tenant, client, 2, yesterday))
-    records = await platform.read_topic(topics.AUDIT_PLATFORM_REVIEWS, expect=2, timeout=30)
-    assert len(records) == 2
-    moved = PlatformReviewDue.model_validate(json.loads(records[1].value))
+    records = await platform.read_topic(topics.AUDIT_PLATFORM_REVIEWS, expect=3, timeout=30)
+    assert len(records) == 3
+    moved = PlatformReviewDue.model_validate(json.loads(records[2].value))
     assert (moved.platform, moved.review_on) == ("instagram", yesterday)
     # a late version 1 (older) re-arms nothing
     await platform.send(topics.STRATEGIES, strategy(tenant, client, 1, today - timedelta(days=3)))
@@ -83,13 +91,13 @@ async def test_a_review_date_that_arrived_publishes_platform_review_due_once(
     async def listed() -> bool:
         r = await audit.get(f"/clients/{client}/platform-reviews", headers=headers)
         return [(x["review_on"], x["status"]) for x in r.json()] == [
-            (yesterday.isoformat(), "announced"), (today.isoformat(), "announced"),
-            ("2027-06-01", "upcoming"),
+            ("2026-10-01", "announced"), (yesterday.isoformat(), "announced"),
+            (today.isoformat(), "announced"), ("2027-06-01", "upcoming"),
         ]  # fmt: skip
 
     await eventually(listed)
     await asyncio.sleep(5)
-    assert len(await platform.read_topic(topics.AUDIT_PLATFORM_REVIEWS, expect=3, timeout=5)) == 2
+    assert len(await platform.read_topic(topics.AUDIT_PLATFORM_REVIEWS, expect=4, timeout=5)) == 3
 
     _, other = await platform.new_agency("Other")
     r = await audit.get(f"/clients/{client}/platform-reviews", headers=other)

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from dateutil.relativedelta import relativedelta
+from fastapi import HTTPException, status
 from pydantic import BaseModel, ConfigDict
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
@@ -141,28 +142,38 @@ async def _announce(
 ) -> int:
     tenant, client, platform = doc["tenant_id"], doc["client_id"], doc["platform"]
     review_on = date.fromisoformat(doc["review_on"])
-    start, end = review_on - relativedelta(years=1), review_on - timedelta(days=1)
-    audit = await audit_of(
-        client_id=client, start=start, end=end, group=None, tenant_id=tenant, known=known,
-        accounts=accounts, reads=reads,
-    )  # fmt: skip
+    start = end = review_on
+    audit = None  # a period no audit covers (near the year 1 or 9999): not scored
+    try:  # a client the audit does not know yet raises 404: tried again next round
+        start, end = review_on - relativedelta(years=1), review_on - timedelta(days=1)
+        audit = await audit_of(
+            client_id=client, start=start, end=end, group=None, tenant_id=tenant, known=known,
+            accounts=accounts, reads=reads,
+        )  # fmt: skip
+    except HTTPException as e:
+        if e.status_code != status.HTTP_422_UNPROCESSABLE_CONTENT:
+            raise
+    except (ValueError, OverflowError):
+        pass
     strategy_platforms, personas = await strategies.audience(tenant, client)
-    mine = next(
-        s for s in score(audit, strategy_platforms, CHOICE, personas) if s.platform == platform
-    )
+    scored = score(audit, strategy_platforms, CHOICE, personas) if audit is not None else []
+    mine = next((s for s in scored if s.platform == platform), None)  # None: an ad platform
     weights = {k: v.normalize() for k, v in weights_of({}).items()}
     event = PlatformReviewDue.new(
         producer="audit", tenant_id=tenant, client_id=client, strategy_id=doc["strategy_id"],
         platform=platform, review_on=review_on, period_start=start, period_end=end,
-        goal=CHOICE.goal, score=mine.score, components=mine.components, weights=weights,
+        goal=CHOICE.goal, score=None if mine is None else mine.score,
+        components=mine.components if mine else {},
+        weights=weights,
         event_id=derived_event_id("PlatformReviewDue", doc["_id"]),
     )  # fmt: skip
     async with mongo.transaction(runtime.mongo) as session:
         marked = await reviews.reviews.update_one(
             {"_id": doc["_id"], "status": "upcoming"},
             {"$set": {"status": "announced", "event_id": event.event_id,
-                      "announced_at": datetime.now(UTC), "score": str(mine.score),
-                      "components": {k: str(v) for k, v in mine.components.items()}}},
+                      "announced_at": datetime.now(UTC),
+                      "score": None if event.score is None else str(event.score),
+                      "components": {k: str(v) for k, v in event.components.items()}}},
             session=session,
         )  # fmt: skip
         if marked.modified_count != 1:  # another checker announced it (or a strategy moved it)
