@@ -141,11 +141,16 @@ class BudgetRepository:
         self, entries: list[dict[str, Any]], *, session: AsyncClientSession
     ) -> list[dict[str, Any]]:
         """Insert ledger entries not booked before; return those that were new."""
+        if not entries:
+            return []
         ids = {e["_id"] for e in entries}
+        tenants = sorted({e["tenant_id"] for e in entries})
         seen = {
             d["_id"]
             async for d in self.ledger.find(
-                {"_id": {"$in": sorted(ids)}}, {"_id": 1}, session=session
+                {"tenant_id": {"$in": tenants}, "_id": {"$in": sorted(ids)}},
+                {"_id": 1},
+                session=session,
             )
         }
         fresh = [e for e in entries if e["_id"] not in seen]
@@ -216,7 +221,9 @@ class BudgetRepository:
                 **{f"allocation_crossed.{k}": {"$each": v} for k, v in allocation_crossed.items()},
             },
         }
-        await self.budgets.update_one({"_id": budget.budget_id}, update, session=session)
+        await self.budgets.update_one(
+            {"_id": budget.budget_id, "tenant_id": budget.tenant_id}, update, session=session
+        )
 
     async def rearm(
         self, budget: Budget, crossed: list[int], *, session: AsyncClientSession

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator
 
 import pytest
 
+from tests.integration import tenant_scope
 from tests.integration.conftest import SERVICES, Platform
 from tests.integration.fuzz.agency import real_ids
 from tests.integration.fuzz.harness import CSV_SEEDS, EXCLUDED, documented_routes, fuzz, summary
@@ -19,11 +21,19 @@ from tests.integration.fuzz.harness import CSV_SEEDS, EXCLUDED, documented_route
 EXAMPLES = int(os.environ.get("SOCIALOPS_FUZZ_EXAMPLES", "20"))  # deeper runs: raise it
 
 
+@pytest.fixture
+def scope_watch() -> Iterator[tenant_scope.TenantScopeWatch]:
+    """Before `platform`: the services' database clients are built with the watch on them."""
+    yield from tenant_scope.install()
+
+
 @pytest.mark.parametrize("service", list(SERVICES))
 async def test_fuzzed_routes_never_answer_5xx_and_cover_the_openapi(
-    platform: Platform, service: str
+    scope_watch: tenant_scope.TenantScopeWatch, platform: Platform, service: str
 ) -> None:
+    """...and every database query a request sent was scoped by the caller's tenant."""
     tenant, headers = await platform.new_agency("Fuzz agency")
+    scope_watch.arm(tenant)
     ids = await real_ids(platform, tenant, headers)
     app, http = platform.apps[service], platform.http[service]
 
@@ -36,6 +46,9 @@ async def test_fuzzed_routes_never_answer_5xx_and_cover_the_openapi(
     documented = documented_routes(app)
     assert documented, service
     assert run.exercised() == documented, (documented - run.exercised(), summary([run]))
+    # Every query those requests sent named the tenant (tests/integration/tenant_scope.py).
+    assert scope_watch.checked > 0
+    assert not scope_watch.unscoped, "\n".join(scope_watch.report())
     # The health checks are left out by name only, and only ones that exist.
     assert {p for _, p in EXCLUDED} >= {"/healthz", "/readyz"}
     print(f"{service}: {sum(run.sent.values())} requests in {took:.1f}s\n{summary([run])}")
