@@ -61,5 +61,24 @@ Name = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_NAME_LENGTH)
 ]
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
+
+
+def at_most_max_count(value: int) -> int:
+    if value > MAX_COUNT:
+        raise ValueError(f"must be at most {MAX_COUNT:,}")
+    return value
+
+
+def storable_key(value: str) -> str:
+    """A name used as a key inside a stored document: not empty, no '.', not starting '$'."""
+    if not value or "." in value or value.startswith("$") or len(value) > MAX_NAME_LENGTH:
+        raise ValueError(f"{value[:40]!r} is not a name (letters, digits, '_'; no '.' or '$')")
+    return value
+
+
+# Bounds added to a contract after it was recorded: a validator only, so the contract's JSON
+# schema (and version) stay as they were, and only values that could never be stored fail.
+StoredCount = AfterValidator(at_most_max_count)
+StoredKey = Annotated[str, AfterValidator(storable_key)]
 BoundedDecimal = Annotated[Decimal, AfterValidator(bounded_decimal)]
 Instant = Annotated[AwareDatetime, AfterValidator(bounded_instant)]

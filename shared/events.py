@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import AwareDatetime, Field, field_validator
 
@@ -17,6 +17,8 @@ from shared.bounds import (
     Id,
     Instant,
     Name,
+    StoredCount,
+    StoredKey,
     bounded_decimal,
 )
 from shared.envelope import Contract, Event
@@ -96,8 +98,8 @@ class StrategyUpdated(ClientEvent):
     EVENT_VERSION: ClassVar[int] = 2
 
     strategy_id: Id
-    version: int = Field(ge=1, description="The new version.")
-    previous_version: int | None = Field(default=None, ge=1)
+    version: Annotated[int, StoredCount] = Field(ge=1, description="The new version.")
+    previous_version: Annotated[int, Field(ge=1), StoredCount] | None = None
     period: Name = Field(examples=["quarter", "half_year", "year"])
     start: date = Field(description="First day of the period.")
     end: date = Field(description="First day after the period.")
@@ -133,7 +135,9 @@ class PostRescheduled(ClientEvent):
     previous_scheduled_at: Instant
     scheduled_at: Instant
     timezone: Name = "UTC"
-    version: int = Field(ge=1, description="The post's version after the change.")
+    version: Annotated[int, StoredCount] = Field(
+        ge=1, description="The post's version after the change."
+    )
 
 
 class PostCancelled(ClientEvent):
@@ -146,7 +150,9 @@ class PostCancelled(ClientEvent):
     platform: Platform
     scheduled_at: Instant
     reason: str = Field(default="", max_length=500)
-    version: int = Field(ge=1, description="The post's version after the change.")
+    version: Annotated[int, StoredCount] = Field(
+        ge=1, description="The post's version after the change."
+    )
 
 
 class PostPublicationEvent(ClientEvent):
@@ -174,7 +180,7 @@ class PostPublished(PostPublicationEvent):
     platform_post_id: Id
     url: str | None = Field(default=None, max_length=2000)
     published_at: Instant
-    attempts: int = Field(ge=1)
+    attempts: Annotated[int, StoredCount] = Field(ge=1)
     strategy_id: Id | None = None
     content_type: Name = "post"
     pillar: Name | None = None
@@ -191,7 +197,7 @@ class PostFailed(PostPublicationEvent):
     EVENT_TYPE: ClassVar[str] = "PostFailed"
 
     reason: str = Field(max_length=2000)
-    attempts: int = Field(ge=1)
+    attempts: Annotated[int, StoredCount] = Field(ge=1)
     permanent: bool
     retry_at: Instant | None = None
 
@@ -300,8 +306,8 @@ class SpendLine(Contract):
 class ClientPlatformTotals(Contract):
     client_id: Id
     platform: Platform
-    observations: int
-    metrics: dict[str, ExactDecimal] = Field(default_factory=dict)
+    observations: Annotated[int, StoredCount]
+    metrics: dict[StoredKey, ExactDecimal] = Field(default_factory=dict)
 
 
 class MetricsIngested(Event):
@@ -309,7 +315,9 @@ class MetricsIngested(Event):
 
     EVENT_TYPE: ClassVar[str] = "MetricsIngested"
 
-    observations: int = Field(ge=0, description="Observations newly stored in this batch.")
+    observations: Annotated[int, StoredCount] = Field(
+        ge=0, description="Observations newly stored in this batch."
+    )
     totals: tuple[ClientPlatformTotals, ...] = ()
     spend: tuple[SpendLine, ...] = ()
 
@@ -415,7 +423,9 @@ class BudgetReviewed(Event):
     period_end: date
     planned: Money
     spent: Money
-    suggestions: int = Field(ge=0, description="How many reallocations are suggested.")
+    suggestions: Annotated[int, StoredCount] = Field(
+        ge=0, description="How many reallocations are suggested."
+    )
 
     def partition_key(self) -> bytes:
         return f"{self.tenant_id}:{self.client_id}".encode()
@@ -478,7 +488,7 @@ class WebhookSubscriptionDisabled(Event):
 
     subscription_id: Id
     url: str = Field(max_length=2000)
-    consecutive_failures: int = Field(ge=1)
+    consecutive_failures: Annotated[int, StoredCount] = Field(ge=1)
     last_error: str = Field(default="", max_length=2000)
 
     def partition_key(self) -> bytes:
@@ -502,8 +512,8 @@ class AdherenceDropped(ClientEvent):
     weeks: tuple[str, ...] = Field(
         default=(), max_length=53, description="The ISO weeks evaluated (client's zone)."
     )
-    planned: int = Field(ge=0)
-    published: int = Field(ge=0)
+    planned: Annotated[int, StoredCount] = Field(ge=0)
+    published: Annotated[int, StoredCount] = Field(ge=0)
 
 
 # Every event type on calendar.posts.lifecycle.v1 (consumers of that topic read several).
