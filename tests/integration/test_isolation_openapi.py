@@ -1,7 +1,8 @@
 """Issue 13 item 2, tenant isolation as a property, generated from the OpenAPI documents: for
 every route that takes an id (in its path, a query parameter or a top-level JSON body field
 named `*_id`), another agency's real id answers exactly what a non-existent id answers: the
-same status and the same body shape. Everything else in the requests is the same: the
+same status and the same body shape, in the same time (the paired median difference over all
+probes is within a few milliseconds). Everything else in the requests is the same: the
 caller's own real ids for the other path parameters and the same generated query and body. A
 route that takes an id the harness has no real entity for fails here until
 `tests/integration/fuzz/agency.py` makes one."""
@@ -9,6 +10,8 @@ route that takes an id the harness has no real entity for fails here until
 from __future__ import annotations
 
 import secrets
+import statistics
+import time
 from typing import Any
 
 import httpx
@@ -79,6 +82,7 @@ async def test_another_agencys_id_answers_like_a_missing_id_on_every_route(
     checked: set[tuple[str, str, str]] = set()
     differences: list[str] = []
     statuses: dict[int, int] = {}
+    timings: list[tuple[float, float]] = []  # (theirs, missing) seconds, per probe
     for service in SERVICES:
         app, http = platform.apps[service], platform.http[service]
         doc = app.openapi()
@@ -113,10 +117,16 @@ async def test_another_agencys_id_answers_like_a_missing_id_on_every_route(
                     # fills a slot, the next gets 409) still compares with one of its neighbours
                     missing = missing_like(theirs[name])
                     answers = []
+                    took: list[float] = []
                     for value in (missing, theirs[name], missing):
                         probe = case.derive(query={**(case.query or {})})
                         getattr(probe, where.get(name, "path_parameters"))[name] = value
-                        answers.append(answer(await http.send(to_request(http, probe))))
+                        request = to_request(http, probe)
+                        t0 = time.perf_counter()
+                        answers.append(answer(await http.send(request)))
+                        took.append(time.perf_counter() - t0)
+                    if answers[0] == answers[1] == answers[2]:  # same path through the app
+                        timings.append((took[1], (took[0] + took[2]) / 2))
                     checked.add((*route, name))
                     statuses[answers[0][0]] = statuses.get(answers[0][0], 0) + 1
                     if answers[1] not in (answers[0], answers[2]):
@@ -126,6 +136,18 @@ async def test_another_agencys_id_answers_like_a_missing_id_on_every_route(
                         )
 
     assert not differences, "\n".join(differences)
+    # No timing tell worth measuring: over every probe answered alike, another agency's id
+    # takes as long as a missing one (paired, so a slow route or a busy machine cancels out):
+    # the median difference stays within a few milliseconds and a quarter of the median time.
+    theirs_s = statistics.median(t for t, _ in timings)
+    missing_s = statistics.median(m for _, m in timings)
+    tell = statistics.median(t - m for t, m in timings)
+    assert len(timings) >= 40, len(timings)
+    assert abs(tell) <= max(0.003, missing_s / 4), (tell, theirs_s, missing_s)
     # Every route taking an id was probed with each of its ids.
     assert expected and checked == expected, sorted(expected - checked)
     print(f"{len(checked)} (route, id) pairs; answers to a missing id: {statuses}")
+    print(
+        f"timing over {len(timings)} probes: theirs {theirs_s * 1000:.2f} ms, missing "
+        f"{missing_s * 1000:.2f} ms, paired median difference {tell * 1000:+.2f} ms"
+    )
