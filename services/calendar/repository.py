@@ -89,7 +89,7 @@ class CalendarRepository:
         found = await self.posts.find(query, session=session).to_list(None)
         if found:
             await self.posts.update_many(
-                {**query, "_id": {"$in": [d["_id"] for d in found]}},
+                {"_id": {"$in": [d["_id"] for d in found]}, **query},  # _id first: planned by it
                 {
                     "$set": {
                         "status": PostStatus.PAUSED.value,
@@ -117,7 +117,7 @@ class CalendarRepository:
         found = await self.posts.find(query, session=session).to_list(None)
         if found:
             await self.posts.update_many(
-                {**query, "_id": {"$in": [d["_id"] for d in found]}},
+                {"_id": {"$in": [d["_id"] for d in found]}, **query},  # _id first: planned by it
                 {
                     "$set": {"status": PostStatus.SCHEDULED.value, "paused_reason": None},
                     "$unset": {"paused_budget_id": ""},

@@ -82,6 +82,9 @@ class TenantScopeWatch(monitoring.CommandListener):
     ours: tuple[str, ...] = ("/services/", "/shared/")
     checked: int = 0
     unscoped: list[tuple[str, str, str, str]] = field(default_factory=list)
+    # Filters naming `_id` after another field: SecantusDB plans by the first field, so
+    # {tenant_id, _id} reads every document of the tenant (5,000 of them: 107 ms, not 1 ms).
+    id_not_first: list[tuple[str, str, str, str]] = field(default_factory=list)
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
         tenant = self.armed.get()
@@ -97,6 +100,8 @@ class TenantScopeWatch(monitoring.CommandListener):
             self.checked += 1
             if not scoped(spec, tenant):
                 self.unscoped.append((collection, event.command_name, repr(spec)[:300], where))
+            if "_id" in spec and next(iter(spec)) != "_id":
+                self.id_not_first.append((collection, event.command_name, repr(spec)[:300], where))
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
         pass
@@ -111,9 +116,9 @@ class TenantScopeWatch(monitoring.CommandListener):
     def disarm(self) -> None:
         self.armed.set(None)
 
-    def report(self) -> list[str]:
+    def report(self, found: list[tuple[str, str, str, str]] | None = None) -> list[str]:
         seen: dict[tuple[str, str, str], str] = {}
-        for collection, command, spec, where in self.unscoped:
+        for collection, command, spec, where in self.unscoped if found is None else found:
             seen.setdefault((collection, command, where), spec)
         return [f"{c}.{cmd} at {where}: {spec}" for (c, cmd, where), spec in sorted(seen.items())]
 

@@ -99,7 +99,7 @@ class PlanningRepository:
             await self.slots.delete_many(scope | untouched_now, session=session)
         elif stale:
             await self.slots.delete_many(
-                {"tenant_id": tenant_id, "_id": {"$in": stale}}, session=session
+                {"_id": {"$in": stale}, "tenant_id": tenant_id}, session=session
             )
         if new:
             await self.slots.insert_many(new, ordered=False, session=session)
@@ -260,5 +260,5 @@ class PlanningRepository:
     async def posts_by_id(self, tenant_id: str, post_ids: list[str]) -> dict[str, Post]:
         if not post_ids:
             return {}
-        cursor = self.posts.find({"tenant_id": tenant_id, "_id": {"$in": post_ids}})
+        cursor = self.posts.find({"_id": {"$in": post_ids}, "tenant_id": tenant_id})
         return {d["_id"]: Post.model_validate(d) async for d in cursor}
