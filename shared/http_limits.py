@@ -1,8 +1,8 @@
 """The guard in front of every service's routes (a pure ASGI middleware): the API key is checked
 before a byte of the body is read, bodies are capped (413) from Content-Length and while they
-stream, requests in flight per process are bounded (503) and each agency has a token bucket
-(429). Health, metrics and docs routes, and the token-checked feeds (`OPEN_PREFIXES`), pass
-unguarded.
+stream, requests in flight per process are bounded (503), each key has a token bucket (429)
+and the key's role and client restriction are enforced (403, `shared.access`). Health, metrics
+and docs routes, and the token-checked feeds (`OPEN_PREFIXES`), pass unguarded.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import Agency
+from shared import access
+from shared.auth import Agency, Principal
 from shared.lru import BoundedCache
 from shared.settings import ServiceSettings
 
@@ -30,10 +31,13 @@ OPEN_PATHS = frozenset(
 OPEN_PREFIXES = ("/feeds/",)
 UPLOAD_PATHS = ("/imports/",)  # file uploads: the larger body cap
 AGENCY_STATE = "agency"  # request.state.agency, set once the key is checked
+PRINCIPAL_STATE = "principal"  # request.state.principal: the key's id, role and clients
 MISSING_KEY = "missing or invalid API key (send it as the X-API-Key header)"
-MAX_TRACKED_TENANTS = 100_000
+MAX_TRACKED_KEYS = 100_000
 
-Authenticate = Callable[[str], Awaitable[Agency | None]]
+Refusal = tuple[int, str, Mapping[str, str]]  # status, detail, headers
+# An Agency alone (callers from before roles) acts as an admin key for every client.
+Authenticate = Callable[[str], Awaitable[Principal | Agency | None]]
 
 
 def api_key(headers: Iterable[tuple[bytes, bytes]] | Mapping[str, str]) -> str | None:
@@ -121,7 +125,7 @@ class RequestGuard:
         self.limits = limits
         self.clock = clock
         self.in_flight = 0
-        self.buckets: BoundedCache[str, TokenBucket] = BoundedCache(MAX_TRACKED_TENANTS)
+        self.buckets: BoundedCache[str, TokenBucket] = BoundedCache(MAX_TRACKED_KEYS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -143,33 +147,51 @@ class RequestGuard:
 
     async def _guarded(self, scope: Scope, receive: Receive, send: Send) -> None:
         key = api_key(scope["headers"])
-        agency = await self.authenticate(key) if key else None
-        if agency is None:
+        found = await self.authenticate(key) if key else None
+        if found is None:
             await _answer(send, 401, MISSING_KEY, {"www-authenticate": "Bearer"})
             return
-        wait = self._take_token(agency.tenant_id)
+        principal = (
+            Principal(agency=found, key_id=found.tenant_id) if isinstance(found, Agency) else found
+        )
+        cap = self.limits.body_cap(scope["path"])
+        refused = self._refusal(principal, scope, cap)
+        if refused is None and principal.clients is not None:
+            refused, receive = await _client_refusal(principal, scope, receive, cap)
+        if refused is not None:
+            await _answer(send, *refused)
+            return
+        state = scope.setdefault("state", {})
+        state[AGENCY_STATE], state[PRINCIPAL_STATE] = principal.agency, principal
+        await self._capped(scope, receive, send, cap)
+
+    def _refusal(self, principal: Principal, scope: Scope, cap: int) -> Refusal | None:
+        """Expired key (401), rate limit (429), role (403), declared body too large (413)."""
+        if principal.expires_at is not None and principal.expired():
+            detail = f"API key expired at {principal.expires_at.isoformat()}; use a current key"
+            return 401, detail, {"www-authenticate": "Bearer"}
+        wait = self._take_token(principal.key_id)
         if wait > 0:
             retry = max(1, math.ceil(wait))
             detail = (
-                f"rate limit of {self.limits.rate_per_s:g} requests/s per agency exceeded; "
+                f"rate limit of {self.limits.rate_per_s:g} requests/s per key exceeded; "
                 f"retry after {retry}s"
             )
-            await _answer(send, 429, detail, {"retry-after": str(retry)})
-            return
-        cap = self.limits.body_cap(scope["path"])
+            return 429, detail, {"retry-after": str(retry)}
+        refusal = access.role_refusal(principal, scope["method"], scope["path"])
+        if refusal is not None:
+            return 403, refusal, {}
         declared = _content_length(scope["headers"])
         if declared is not None and declared > cap:
-            await _answer(send, 413, too_large(cap))
-            return
-        scope.setdefault("state", {})[AGENCY_STATE] = agency
-        await self._capped(scope, receive, send, cap)
+            return 413, too_large(cap), {}
+        return None
 
-    def _take_token(self, tenant_id: str) -> float:
+    def _take_token(self, key_id: str) -> float:
         now = self.clock()
-        bucket = self.buckets.get(tenant_id)
+        bucket = self.buckets.get(key_id)
         if bucket is None:
             bucket = TokenBucket(self.limits.rate_per_s, self.limits.burst, now)
-            self.buckets.put(tenant_id, bucket)
+            self.buckets.put(key_id, bucket)
         return bucket.take(now)
 
     async def _capped(self, scope: Scope, receive: Receive, send: Send, cap: int) -> None:
@@ -197,6 +219,56 @@ class RequestGuard:
             if started:
                 raise
             await _answer(send, 413, too_large(cap))
+
+
+async def _client_refusal(
+    principal: Principal, scope: Scope, receive: Receive, cap: int
+) -> tuple[Refusal | None, Receive]:
+    """For a key restricted to some clients: 403 unless the request names only its clients
+    (path, `client_id` query parameter, top-level `client_id` of a JSON body). The body is
+    read within `cap` and handed to the app again by the returned `receive`."""
+    named = access.clients_in_path(scope["path"])
+    named += access.clients_in_query(scope.get("query_string", b""))
+    if scope["method"].upper() not in access.READ_METHODS:
+        body = await _read_body(receive, cap)
+        if body is None:
+            return (413, too_large(cap), {}), receive
+        named += access.client_in_body(body)
+        receive = _replay(body, receive)
+    refusal = access.client_refusal(principal, named)
+    return ((403, refusal, {}) if refusal is not None else None), receive
+
+
+async def _read_body(receive: Receive, cap: int) -> bytes | None:
+    """The whole request body, or None once it passes `cap` bytes."""
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > cap:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A `receive` that delivers `body` once, then whatever the client sends next."""
+    pending = True
+
+    async def replayed() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
 
 
 def _content_length(headers: Iterable[tuple[bytes, bytes]]) -> int | None:

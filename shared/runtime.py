@@ -25,10 +25,16 @@ from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
 
 from shared import auth, logs, mongo, outbox, tasks, topics
-from shared.auth import Agency, AgencyDirectory
+from shared.auth import Agency, AgencyDirectory, Principal
 from shared.broker import ensure_topics, make_broker
 from shared.delivery import DeadLetters, PermanentError
-from shared.http_limits import AGENCY_STATE, MISSING_KEY, HttpLimits, RequestGuard, api_key
+from shared.http_limits import (
+    MISSING_KEY,
+    PRINCIPAL_STATE,
+    HttpLimits,
+    RequestGuard,
+    api_key,
+)
 from shared.observability import exposition
 from shared.ops import HttpMetrics, OpsProbe
 from shared.settings import ServiceSettings
@@ -124,26 +130,35 @@ def get_runtime(request: Request) -> Runtime:
     return runtime
 
 
-async def current_agency(
+async def current_principal(
     request: Request,
     x_api_key: Annotated[str | None, Header(description="API key of your agency")] = None,
     authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> Agency:
-    """The agency whose API key came with the request (`X-API-Key` or `Bearer`), else 401.
+) -> Principal:
+    """The key that came with the request (`X-API-Key` or `Bearer`) and its agency, else 401.
 
-    `RequestGuard` checked the key before the body was read and left the agency in the
-    request's state; the lookup here only serves an app mounted without the guard."""
-    agency = request.scope.get("state", {}).get(AGENCY_STATE)
-    if isinstance(agency, Agency):
-        return agency
+    `RequestGuard` checked the key (and its role, clients and expiry) before the body was read
+    and left it in the request's state; the lookup here only serves an app mounted without the
+    guard."""
+    principal = request.scope.get("state", {}).get(PRINCIPAL_STATE)
+    if isinstance(principal, Principal):
+        return principal
     headers = {"x-api-key": x_api_key or "", "authorization": authorization or ""}
     key = api_key(headers)
-    agency = await get_runtime(request).directory.authenticate(key) if key else None
-    if agency is None:
+    principal = await get_runtime(request).directory.authenticate(key) if key else None
+    if principal is None or principal.expired():
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=MISSING_KEY, headers={"WWW-Authenticate": "Bearer"}
         )
-    return agency
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+async def current_agency(principal: CurrentPrincipal) -> Agency:
+    """The agency whose API key came with the request."""
+    return principal.agency
 
 
 CurrentAgency = Annotated[Agency, Depends(current_agency)]

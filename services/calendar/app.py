@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from fastapi import FastAPI
 from pymongo import IndexModel
 
-from services.calendar import api, handlers
+from services.calendar import api, handlers, keys_api
 from services.calendar.adherence.wiring import INDEXES as ADHERENCE_INDEXES
 from services.calendar.adherence.wiring import Adherence
 from services.calendar.planning import api as planning_api
@@ -62,6 +62,7 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             publishing_api.router,
             webhooks.router,
             adherence.router,
+            keys_api.router,
         ],
         kafka_router=handlers.build_router(runtime, repo),
         indexes=_indexes(

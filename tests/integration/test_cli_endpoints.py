@@ -50,8 +50,10 @@ async def test_agency_commands_reach_the_database_through_the_stack_port(infra: 
         created = await _cli("agency", "create", "Port Agency", **env)
         assert created.returncode == 0, created.stderr
         key = created.stdout.strip().splitlines()[-1]
-        agency = await AgencyDirectory(client[tenancy], cache_ttl_s=0).authenticate(key)
-        assert agency is not None and agency.name == "Port Agency"
+        principal = await AgencyDirectory(client[tenancy], cache_ttl_s=0).authenticate(key)
+        assert principal is not None and principal.agency.name == "Port Agency"
+        assert principal.role == "admin" and principal.clients is None  # the first key
+        agency = principal.agency
 
         listed = await _cli("agency", "list", **env)
         assert listed.returncode == 0, listed.stderr

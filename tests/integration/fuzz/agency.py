@@ -38,6 +38,11 @@ async def real_ids(platform: Platform, tenant: str, headers: dict[str, str]) -> 
         "subscription_id"
     ]
 
+    # A second key, never the one the harness sends: fuzzed rotations and the revocation the
+    # harness sorts last act on it, so the harness's own key keeps working.
+    spare = {"name": "Fuzz spare", "role": "editor", "clients": [client_id]}
+    ids["key_id"] = _ok(await cal.post("/keys", json=spare, headers=headers))["record"]["key_id"]
+
     now = datetime.now(UTC)
     goal = {
         "client_id": client_id,
