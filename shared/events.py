@@ -257,9 +257,11 @@ class MetricValue(Contract):
 
 
 class AnalyticsObserved(ClientEvent):
-    """One normalized analytics observation of one entity over one window."""
+    """One normalized analytics observation of one entity over one window. Event version 2
+    adds `campaign_id`; a version 1 payload reads with it null."""
 
     EVENT_TYPE: ClassVar[str] = "AnalyticsObserved"
+    EVENT_VERSION: ClassVar[int] = 2
 
     platform: Platform
     account_id: Id
@@ -281,6 +283,9 @@ class AnalyticsObserved(ClientEvent):
     visits: Count | None = None
     conversions: Count | None = None
     revenue: Money | None = None
+    campaign_id: Id | None = Field(
+        default=None, description="The ad campaign of an ads observation, when the API says."
+    )
 
     @field_validator("spend", "revenue")
     @classmethod
@@ -301,6 +306,8 @@ class SpendLine(Contract):
     amount: ExactDecimal
     currency: str
     observed_at: datetime
+    campaign_id: Id | None = Field(default=None, description="Ad campaign, when known.")
+    pillar: Name | None = Field(default=None, description="Content pillar of the post, if known.")
 
 
 class ClientPlatformTotals(Contract):
@@ -310,16 +317,34 @@ class ClientPlatformTotals(Contract):
     metrics: dict[StoredKey, ExactDecimal] = Field(default_factory=dict)
 
 
+class SegmentTotals(Contract):
+    """Counts of one client/platform's observations with a given campaign and/or pillar (only
+    observations that have one or both; null where unknown)."""
+
+    client_id: Id
+    platform: Platform
+    campaign_id: Id | None = None
+    pillar: Name | None = None
+    observations: Annotated[int, StoredCount]
+    metrics: dict[StoredKey, ExactDecimal] = Field(default_factory=dict)
+
+
 class MetricsIngested(Event):
-    """A batch of observations was stored (compact: totals per client/platform + spend)."""
+    """A batch of observations was stored (compact: totals per client/platform + spend).
+    Event version 2 adds the spend lines' `campaign_id` and `pillar` and the `segments`
+    (counts per campaign and pillar); a version 1 payload reads with them null and empty."""
 
     EVENT_TYPE: ClassVar[str] = "MetricsIngested"
+    EVENT_VERSION: ClassVar[int] = 2
 
     observations: Annotated[int, StoredCount] = Field(
         ge=0, description="Observations newly stored in this batch."
     )
     totals: tuple[ClientPlatformTotals, ...] = ()
     spend: tuple[SpendLine, ...] = ()
+    segments: tuple[SegmentTotals, ...] = Field(
+        default=(), description="The totals' counts per campaign and pillar, where known."
+    )
 
 
 # --------------------------------------------------------------------------- budget

@@ -31,12 +31,20 @@ def build_router(
         """Book the batch's spend; a replayed event books nothing twice. Lines no budget takes
         are dead-lettered one by one (ledger module doc), the others booked."""
         await runtime.require_tenant(event.tenant_id)
-        if not event.spend and not event.totals:
+        if not event.spend and not event.totals and not event.segments:
             return
 
         async def effect(session: AsyncClientSession) -> Booking:
             totals = [(t.client_id, t.platform.value, t.metrics) for t in event.totals]
             await counts.add(event.tenant_id, event.occurred_at.date(), totals, session=session)
+            if event.segments:
+                segments = [
+                    (s.client_id, s.platform.value, s.campaign_id, s.pillar, s.metrics)
+                    for s in event.segments
+                ]
+                await counts.add_segments(
+                    event.tenant_id, event.occurred_at.date(), segments, session=session
+                )
             booking = await book_spend(event, session, runtime=runtime, repo=repo)
             await dead_letter_refused(
                 booking.refused, event=event, source=msg.raw_message, runtime=runtime

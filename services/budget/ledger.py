@@ -154,9 +154,11 @@ async def book_spend(
 
 
 def ledger_entry(event: MetricsIngested, budget: Budget, line: SpendLine) -> dict[str, Any]:
-    """The ledger entry of an ad spend line on a budget (on its allocation for the platform)."""
+    """The ledger entry of an ad spend line on a budget (on its allocation for the platform),
+    with the line's campaign and pillar when it has them (else the review counts the entry
+    under its allocation's campaign and pillar, if any)."""
     allocation = ad_allocation(budget, line)
-    return {
+    entry = {
         "_id": f"{budget.budget_id}:{line.observation_id}",  # budget ids are unique per service
         "tenant_id": event.tenant_id,
         "budget_id": budget.budget_id,
@@ -171,6 +173,11 @@ def ledger_entry(event: MetricsIngested, budget: Budget, line: SpendLine) -> dic
         "booked_at": utcnow(),
         "event_id": event.event_id,
     }
+    if line.campaign_id is not None:
+        entry["campaign_id"] = line.campaign_id
+    if line.pillar is not None:
+        entry["pillar"] = line.pillar
+    return entry
 
 
 async def dead_letter_refused(

@@ -4,9 +4,11 @@ ledger (one entry per observation and budget, or per idempotency key) and rate t
 from __future__ import annotations
 
 import contextlib
+import json
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from pymongo import ASCENDING, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -304,6 +306,64 @@ class CountsRepository:
 
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.counts = db["channel_counts"]
+        self.segments = db["segment_counts"]
+
+    async def add_segments(
+        self,
+        tenant_id: str,
+        day: date,
+        segments: list[tuple[str, str, str | None, str | None, dict[str, Decimal]]],
+        *,
+        session: AsyncClientSession,
+    ) -> None:
+        """Add (client, platform, campaign, pillar, metrics) deltas to the day's counts per
+        campaign and pillar (same transaction and once-only rule as `add`)."""
+        for client_id, platform, campaign_id, pillar, metrics in segments:
+            inc = {f"metrics.{k}": v for k, v in metrics.items() if "." not in k and "$" not in k}
+            if not inc:
+                continue
+            key = json.dumps([tenant_id, client_id, platform, campaign_id, pillar, day.isoformat()])
+            await self.segments.update_one(
+                {"_id": key},
+                {
+                    "$set": {
+                        "tenant_id": tenant_id,
+                        "client_id": client_id,
+                        "platform": platform,
+                        "campaign_id": campaign_id,
+                        "pillar": pillar,
+                        "day": day.isoformat(),
+                    },
+                    "$inc": inc,
+                },
+                upsert=True,
+                session=session,
+            )
+
+    async def by_segment(
+        self,
+        tenant_id: str,
+        client_id: str,
+        start: date,
+        end: date,
+        field: Literal["campaign_id", "pillar"],
+    ) -> dict[str, dict[str, Decimal]]:
+        """Counts per campaign (or per pillar) of a client between two days."""
+        out: dict[str, dict[str, Decimal]] = {}
+        cursor = self.segments.find(
+            {
+                "tenant_id": tenant_id,
+                "client_id": client_id,
+                "day": {"$gte": start.isoformat(), "$lte": end.isoformat()},
+            }
+        )
+        async for d in cursor:
+            if d.get(field) is None:
+                continue
+            per = out.setdefault(d[field], {})
+            for k, v in d.get("metrics", {}).items():
+                per[k] = per.get(k, Decimal(0)) + Decimal(v)
+        return out
 
     async def add(
         self,
@@ -352,13 +412,24 @@ class CountsRepository:
         return out
 
 
+@dataclass(frozen=True)
+class SpendBreakdown:
+    by_category: dict[str, Decimal]
+    by_platform: dict[str, Decimal]
+    by_campaign: dict[str, Decimal]
+    by_pillar: dict[str, Decimal]
+
+
 async def spend_breakdown(
     repo: BudgetRepository, budget: Budget, start: date, end: date
-) -> tuple[dict[str, Decimal], dict[str, Decimal]]:
-    """A budget's ledger between two days, by category and by platform."""
+) -> SpendBreakdown:
+    """A budget's ledger between two days, by category, platform, campaign and pillar (an
+    entry's own campaign/pillar, from its spend line, else its allocation's)."""
     alloc = {a.id: a for a in budget.allocations}
     by_cat: dict[str, Decimal] = {}
     by_platform: dict[str, Decimal] = {}
+    by_campaign: dict[str, Decimal] = {}
+    by_pillar: dict[str, Decimal] = {}
     cursor = repo.ledger.find({"tenant_id": budget.tenant_id, "budget_id": budget.budget_id})
     async for e in cursor:
         day = e.get("spent_on") or e["observed_at"].date().isoformat()
@@ -370,7 +441,11 @@ async def spend_breakdown(
         platform = e.get("platform") or (a.platform.value if a and a.platform else None)
         if platform:
             by_platform[platform] = by_platform.get(platform, Decimal(0)) + e["amount"]
-    return by_cat, by_platform
+        if campaign := e.get("campaign_id") or (a.campaign if a else None):
+            by_campaign[campaign] = by_campaign.get(campaign, Decimal(0)) + e["amount"]
+        if pillar := e.get("pillar") or (a.pillar if a else None):
+            by_pillar[pillar] = by_pillar.get(pillar, Decimal(0)) + e["amount"]
+    return SpendBreakdown(by_cat, by_platform, by_campaign, by_pillar)
 
 
 class StrategyPlatforms:

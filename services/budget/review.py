@@ -47,12 +47,30 @@ def _q(value: Decimal | None, places: str = "0.0001") -> str | None:
     return None if value is None else str(value.quantize(Decimal(places)))
 
 
+def performance(
+    key: str, spend: Mapping[str, Decimal], counts: Mapping[str, Mapping[str, Decimal]]
+) -> list[dict[str, str | None]]:
+    """One row per `key` value (campaign or pillar) with its spend and KPIs (null when
+    undefined), sorted by that value."""
+    rows = []
+    for name in sorted(set(spend) | set(counts)):
+        s = spend.get(name, Decimal(0))
+        k = kpis(s, counts.get(name, {}))
+        row: dict[str, str | None] = {key: name, "spend": str(s)}
+        rows.append(row | {n: _q(v) for n, v in k.items()})
+    return rows
+
+
 def review(
     budget: Budget,
     *,
     spend_by_category: Mapping[str, Decimal],
     spend_by_platform: Mapping[str, Decimal],
     counts_by_platform: Mapping[str, Mapping[str, Decimal]],
+    spend_by_campaign: Mapping[str, Decimal] | None = None,
+    counts_by_campaign: Mapping[str, Mapping[str, Decimal]] | None = None,
+    spend_by_pillar: Mapping[str, Decimal] | None = None,
+    counts_by_pillar: Mapping[str, Mapping[str, Decimal]] | None = None,
     goal: str,
     min_share_pct: Decimal,
     max_share_pct: Decimal,
@@ -137,6 +155,8 @@ def review(
         "spent": str(budget.spent.amount),
         "categories": categories,
         "channels": channels,
+        "campaigns": performance("campaign", spend_by_campaign or {}, counts_by_campaign or {}),
+        "pillars": performance("pillar", spend_by_pillar or {}, counts_by_pillar or {}),
         "suggestions": suggestions,
     }
 

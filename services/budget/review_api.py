@@ -96,13 +96,18 @@ async def _review(
         start = max(start, date(year, 3 * q - 2, 1))
         nxt = date(year + (q == 4), 1 if q == 4 else 3 * q + 1, 1)
         end = min(end, nxt - timedelta(days=1))
-    by_cat, by_platform = await spend_breakdown(repo, budget, start, end)
-    channel_counts = await counts.by_platform(budget.tenant_id, budget.client_id, start, end)
+    spent = await spend_breakdown(repo, budget, start, end)
+    tenant, client = budget.tenant_id, budget.client_id
+    channel_counts = await counts.by_platform(tenant, client, start, end)
     doc = review.review(
         budget,
-        spend_by_category=by_cat,
-        spend_by_platform=by_platform,
+        spend_by_category=spent.by_category,
+        spend_by_platform=spent.by_platform,
         counts_by_platform=channel_counts,
+        spend_by_campaign=spent.by_campaign,
+        counts_by_campaign=await counts.by_segment(tenant, client, start, end, "campaign_id"),
+        spend_by_pillar=spent.by_pillar,
+        counts_by_pillar=await counts.by_segment(tenant, client, start, end, "pillar"),
         goal=params.goal,
         min_share_pct=params.min_share_pct,
         max_share_pct=params.max_share_pct,
@@ -121,8 +126,11 @@ async def get_review(
     format: Literal["json", "csv"] = "json",
 ) -> Any:
     """The (quarterly) review: plan vs actual per category, KPIs per channel (CPL, CPC, CPM,
-    cost per engagement, ROI where revenue is known; null when undefined) and reallocation
-    suggestions with the figures behind them. `format=csv` exports it."""
+    cost per engagement, ROI where revenue is known; null when undefined), the same KPIs per
+    campaign (`campaigns`: the ads API's campaign of each spend line and count) and per pillar
+    (`pillars`: the post's pillar from the calendar; an allocation's campaign or pillar for
+    spend booked on it), and reallocation suggestions with the figures behind them.
+    `format=csv` exports it."""
     budget = await find_budget(repo, agency.tenant_id, budget_id)
     doc = await _review(budget, params, repo=repo, counts=counts)
     if format == "csv":

@@ -17,6 +17,7 @@ from shared.events import (
     AnalyticsObserved,
     ClientPlatformTotals,
     MetricsIngested,
+    SegmentTotals,
     SpendLine,
     TimeWindow,
 )
@@ -100,6 +101,7 @@ def to_document(
         "window_start": e.window_start,
         "content_type": e.content_type or post.get("content_type"),
         "pillar": post.get("pillar"),
+        "campaign_id": e.campaign_id,
         "stage": post.get("stage"),
         "budget_id": post.get("budget_id"),
         "leads": e.leads,
@@ -284,13 +286,19 @@ def summarize(
     stored: Iterable[Contribution],
     *,
     budgets_by_post: Mapping[tuple[str, str], str],
+    pillars_by_post: Mapping[tuple[str, str], str] | None = None,
     producer: str = "metrics",
 ) -> list[MetricsIngested]:
     """MetricsIngested events for newly stored observations, grouped per tenant: totals per
     client/platform plus one spend line per observation whose spend changed. A tenant's
     summary is split over several events when it is large (at most MAX_TOTALS_PER_EVENT totals
     and MAX_SPEND_LINES_PER_EVENT spend lines each; `observations` adds up over them).
-    `budgets_by_post` maps (tenant, post id) to the budget paying for the post."""
+    `budgets_by_post` maps (tenant, post id) to the budget paying for the post, and
+    `pillars_by_post` to its content pillar: spend lines carry the campaign (from the ads API)
+    and the pillar, and `segments` the totals again per (client, platform, campaign, pillar)
+    for the observations that have a campaign or a pillar (at most MAX_TOTALS_PER_EVENT per
+    event as well)."""
+    pillars = pillars_by_post or {}
     by_tenant: dict[str, list[Contribution]] = defaultdict(list)
     for c in stored:
         by_tenant[c.event.tenant_id].append(c)
@@ -301,12 +309,22 @@ def summarize(
         )
         counts: dict[tuple[str, str], int] = defaultdict(int)
         spend: list[SpendLine] = []
+        seg_totals: dict[tuple[str, str, str | None, str | None], dict[str, Decimal]] = defaultdict(
+            lambda: defaultdict(Decimal)
+        )
+        seg_counts: dict[tuple[str, str, str | None, str | None], int] = defaultdict(int)
         for c in items:
             o = c.event
             key = (o.client_id, o.platform.value)
             counts[key] += 1
             for name, delta in c.metrics.items():
                 totals[key][name] += delta
+            pillar = pillars.get((tenant_id, o.post_id)) if o.post_id else None
+            if o.campaign_id is not None or pillar is not None:
+                seg = (o.client_id, o.platform.value, o.campaign_id, pillar)
+                seg_counts[seg] += 1
+                for name, delta in c.metrics.items():
+                    seg_totals[seg][name] += delta
             if c.spend and o.spend is not None:
                 spend.append(
                     SpendLine(
@@ -320,6 +338,8 @@ def summarize(
                         amount=c.spend,
                         currency=o.spend.currency,
                         observed_at=o.observed_at,
+                        campaign_id=o.campaign_id,
+                        pillar=pillar,
                     )
                 )
         platform_totals = [
@@ -328,9 +348,21 @@ def summarize(
             )
             for c, p in sorted(counts)
         ]
+        segments = [
+            SegmentTotals(
+                client_id=seg[0],
+                platform=seg[1],
+                campaign_id=seg[2],
+                pillar=seg[3],
+                observations=n,
+                metrics=dict(seg_totals[seg]),
+            )
+            for seg, n in sorted(seg_counts.items(), key=lambda kv: tuple(map(str, kv[0])))
+        ]
         parts = max(
             -(-len(platform_totals) // MAX_TOTALS_PER_EVENT),
             -(-len(spend) // MAX_SPEND_LINES_PER_EVENT),
+            -(-len(segments) // MAX_TOTALS_PER_EVENT),
             1,
         )
         for n in range(parts):
@@ -343,6 +375,9 @@ def summarize(
                     totals=tuple(part_totals),
                     spend=tuple(
                         spend[n * MAX_SPEND_LINES_PER_EVENT : (n + 1) * MAX_SPEND_LINES_PER_EVENT]
+                    ),
+                    segments=tuple(
+                        segments[n * MAX_TOTALS_PER_EVENT : (n + 1) * MAX_TOTALS_PER_EVENT]
                     ),
                 )
             )

@@ -276,6 +276,12 @@ class Ingestion:
             if e.post_id
             and (budget := posts.get(post_key(e.tenant_id, e.post_id), {}).get("budget_id"))
         }
+        pillars_by_post = {
+            (e.tenant_id, e.post_id): pillar
+            for e in fresh
+            if e.post_id
+            and (pillar := posts.get(post_key(e.tenant_id, e.post_id), {}).get("pillar"))
+        }
         states = await self._states(fresh)
         added, changed = contributions(fresh, states)
         now = utcnow()
@@ -298,7 +304,7 @@ class Ingestion:
             batch,
             fresh,
             bucket_documents(docs, origins),
-            summarize(added, budgets_by_post=budgets_by_post),
+            summarize(added, budgets_by_post=budgets_by_post, pillars_by_post=pillars_by_post),
         )
 
     async def _stored_ids(self, wanted: Mapping[str, AnalyticsObserved]) -> dict[str, set[str]]:

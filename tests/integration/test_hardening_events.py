@@ -140,7 +140,7 @@ async def test_batch_records_of_unknown_type_or_version_are_dead_lettered_alone(
     reasons = sorted(h["x-dlq-reason"] for h in dead)
     assert reasons == [
         "unknown event_type 'PostScheduled' (expected 'AnalyticsObserved')",
-        "unsupported event_version 9 of 'AnalyticsObserved' (this consumer reads up to 1)",
+        "unsupported event_version 9 of 'AnalyticsObserved' (this consumer reads up to 2)",
     ]
     assert all(h["x-dlq-kind"] == "permanent" for h in dead)
 

@@ -150,7 +150,14 @@ def _meta_row(
         entity_level=level,
         entity_id=entity_id,
         skipped=skipped,
-        facts=Facts(spend=spend, leads=leads, window=window, window_start=start, cumulative=False),
+        facts=Facts(
+            spend=spend,
+            leads=leads,
+            window=window,
+            window_start=start,
+            cumulative=False,
+            campaign_id=row.campaign_id,
+        ),
         loc=loc,
     )
 
@@ -256,6 +263,8 @@ def _google_row(
         facts=Facts(
             spend=spend, conversions=conversions, window=window, window_start=start,
             cumulative=False,
+            campaign_id=f"campaign:{row.campaign.id}"
+            if row.campaign is not None and row.campaign.id else None,
         ),
         loc=loc,
     )  # fmt: skip

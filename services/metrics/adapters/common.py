@@ -183,6 +183,7 @@ class Facts:
     window: TimeWindow = TimeWindow.LIFETIME
     window_start: datetime | None = None
     cumulative: bool = True
+    campaign_id: str | None = None  # the entity's ad campaign: on each of its observations
 
     def as_update(self) -> dict[str, Any]:
         """The AnalyticsObserved fields these facts set."""

@@ -165,6 +165,7 @@ def entity_observations(
                         api=api, api_version=context.api_version, kind=context.source_kind
                     ),
                     metrics=values,
+                    campaign_id=facts.campaign_id if facts is not None else None,
                     **update,
                 )
             )
