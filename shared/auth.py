@@ -191,19 +191,25 @@ class AgencyDirectory:
             .sort([("created_at", -1), ("_id", 1)])
             .limit(limit)
         )
-        return [record_of(doc) async for doc in cursor]
+        docs = [doc async for doc in cursor]
+        for doc in docs:
+            await self._backfill_key_id(doc)
+        return [record_of(doc) for doc in docs]
 
     async def _find_key(self, tenant_id: str, key_id: str) -> dict[str, Any] | None:
         """The key's document; another agency's key id finds nothing, like a missing one."""
         doc: dict[str, Any] | None = await self.db[API_KEYS].find_one(
             {"tenant_id": tenant_id, "key_id": key_id}
         )
-        if doc is None and key_id.startswith("key-") and len(key_id) == 20:  # a key from before
-            legacy = await self.db[API_KEYS].find_one(
-                {"tenant_id": tenant_id, "key_id": None, "_id": {"$regex": f"^{key_id[4:]}"}}
-            )
-            doc = legacy if legacy is not None and _key_id(legacy) == key_id else None
         return doc
+
+    async def _backfill_key_id(self, doc: dict[str, Any]) -> None:
+        """Store the derived id of a key from before key ids (listing or using it shows it)."""
+        if not doc.get("key_id"):
+            doc["key_id"] = _key_id(doc)
+            await self.db[API_KEYS].update_one(
+                {"_id": doc["_id"], "key_id": None}, {"$set": {"key_id": doc["key_id"]}}
+            )
 
     async def get_key(self, tenant_id: str, key_id: str) -> KeyRecord | None:
         doc = await self._find_key(tenant_id, key_id)
@@ -270,6 +276,7 @@ class AgencyDirectory:
         found = await self.db[AGENCIES].find_one({"_id": doc["tenant_id"]})
         if not found:
             return None
+        await self._backfill_key_id(doc)
         record = record_of(doc)
         return Principal(
             agency=Agency.model_validate(found),

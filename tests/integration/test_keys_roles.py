@@ -9,7 +9,7 @@ import asyncio
 import time
 from datetime import UTC, datetime, timedelta
 
-from shared.auth import hash_key
+from shared.auth import hash_key, new_key
 from tests.integration.conftest import Platform, eventually
 
 
@@ -99,3 +99,22 @@ async def test_restricted_analyst_rotation_and_revocation(platform: Platform) ->
     used = next(k for k in listed if k["key_id"] == issued["record"]["key_id"])
     assert used["last_used_at"] is not None
     assert datetime.fromisoformat(used["last_used_at"]) > datetime.now(UTC) - timedelta(minutes=5)
+
+
+async def test_a_key_from_before_roles_is_an_admin_key_with_an_id(platform: Platform) -> None:
+    """Keys stored before roles (no key_id, role or clients) act as admin keys for every
+    client, show a key_id when listed, and can be revoked by it."""
+    cal = platform.http["calendar"]
+    tenant, admin = await platform.new_agency("Legacy")
+    old = new_key()
+    doc = {"_id": hash_key(old), "tenant_id": tenant, "hint": old[:8]}
+    await platform.directory.db["api_keys"].insert_one({**doc, "created_at": datetime.now(UTC)})
+    legacy = {"X-API-Key": old}
+    assert (await cal.post("/keys", json={"name": "by legacy"}, headers=legacy)).status_code == 201
+    listed = (await cal.get("/keys", headers=admin)).json()
+    record = next(k for k in listed if k["hint"] == old[:8])
+    assert record["role"] == "admin" and record["clients"] is None
+    assert record["key_id"].startswith("key-")
+    r = await cal.delete(f"/keys/{record['key_id']}", headers=admin)
+    assert r.status_code == 200
+    assert (await cal.get("/clients", headers=legacy)).status_code == 401
