@@ -161,6 +161,9 @@ def review(
     }
 
 
+KPI_COLUMNS = ("cpl", "cpc", "cpm", "cost_per_engagement", "roi")
+
+
 def review_csv(doc: Mapping[str, Any]) -> str:
     """The review as CSV: one section per table (section,key,columns...)."""
     import csv  # noqa: PLC0415
@@ -182,4 +185,8 @@ def review_csv(doc: Mapping[str, Any]) -> str:
         b = s["because"]
         w.writerow(["suggestion", s["from_platform"], s["to_platform"], s["move"], s["currency"],
                     b["from_cost"], b["to_cost"]])  # fmt: skip
+    for key, rows in (("campaign", doc.get("campaigns", [])), ("pillar", doc.get("pillars", []))):
+        w.writerow(["section", key, "spend", *KPI_COLUMNS])
+        for row in rows:
+            w.writerow([key, row[key], row["spend"], *(row[k] for k in KPI_COLUMNS)])
     return out.getvalue()

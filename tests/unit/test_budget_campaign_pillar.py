@@ -209,3 +209,36 @@ def test_both_ads_adapters_put_the_rows_campaign_on_its_observations() -> None:
     }
     assert {o.campaign_id for o in google.observations} == {"campaign:987654321"}
     assert len(meta.observations) == len(google.observations) == 2
+
+
+def test_the_review_csv_has_a_section_per_campaign_and_pillar() -> None:
+    """The CSV export carries what the JSON does: campaign A spent 50.00 EUR for 1,000 clicks
+    and 20,000 impressions (CPC 0.05, CPM 2.50), pillar Recipes 30.00 EUR for no lead (CPL
+    empty: undefined)."""
+    import csv  # noqa: PLC0415
+    import io  # noqa: PLC0415
+
+    doc = {
+        "categories": [], "channels": [], "suggestions": [],
+        "campaigns": review.performance(
+            "campaign", {"A": Decimal("50.00")},
+            {"A": {"clicks": Decimal(1000), "impressions": Decimal(20000)}},
+        ),
+        "pillars": review.performance("pillar", {"Recipes": Decimal("30.00")}, {}),
+    }  # fmt: skip
+    rows = list(csv.reader(io.StringIO(review.review_csv(doc))))
+    assert [
+        "section",
+        "campaign",
+        "spend",
+        "cpl",
+        "cpc",
+        "cpm",
+        "cost_per_engagement",
+        "roi",
+    ] in rows
+    [a] = [r for r in rows if r[0] == "campaign"]
+    assert (a[1], a[2], Decimal(a[4]), Decimal(a[5]), a[3]) == ("A", "50.00", Decimal("0.05"),
+                                                                 Decimal("2.50"), "")  # fmt: skip
+    [p] = [r for r in rows if r[0] == "pillar"]
+    assert p[:3] == ["pillar", "Recipes", "30.00"] and p[3] == ""
