@@ -177,7 +177,7 @@ class Dispatcher:
         if len(claim.posts) >= room:
             return  # more may be due: claim again as soon as there is room
         pause = self.s.publish_idle_poll_s
-        next_due = await self.repo.next_due()
+        next_due = await self.repo.next_due(now=utcnow(), within=timedelta(seconds=pause))
         if next_due is not None:
             pause = min(pause, max(0.0, (next_due - utcnow()).total_seconds()))
         if pause > 0:
