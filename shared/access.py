@@ -12,20 +12,24 @@ from shared.auth import Principal, Role
 
 READ_METHODS = frozenset({"GET", "HEAD"})
 KEY_ROUTES = "/keys"
+# Routes for an agency's unrestricted admin keys only: key management and the activity log.
+ADMIN_ROUTES = (KEY_ROUTES, "/activity")
 
 
 def is_key_route(path: str) -> bool:
-    return path == KEY_ROUTES or path.startswith(KEY_ROUTES + "/")
+    """Key management or the activity log: admin keys for every client only."""
+    return any(path == route or path.startswith(route + "/") for route in ADMIN_ROUTES)
 
 
 def role_refusal(principal: Principal, method: str, path: str) -> str | None:
     """Why this key's role may not make this request (a 403 detail), or None."""
     if principal.role is Role.ANALYST and method.upper() not in READ_METHODS:
         return f"this key's role is analyst (read only): {method.upper()} is not allowed"
+    what = "reading the activity log" if path.startswith("/activity") else "managing keys"
     if is_key_route(path) and principal.role is not Role.ADMIN:
-        return f"managing keys needs an admin key; this key's role is {principal.role.value}"
+        return f"{what} needs an admin key; this key's role is {principal.role.value}"
     if is_key_route(path) and principal.clients is not None:
-        return "managing keys needs an admin key for every client; this key is restricted"
+        return f"{what} needs an admin key for every client; this key is restricted"
     return None
 
 

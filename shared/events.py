@@ -602,3 +602,30 @@ class PlatformReviewDue(ClientEvent):
     weights: dict[str, ExactDecimal] = Field(
         default_factory=dict, description="The weights used (sum 1)."
     )
+
+
+# --------------------------------------------------------------------------- tenancy
+
+
+class ActivityRecorded(Event):
+    """A change made through the HTTP API (a strategy, post, budget or key), for the agency's
+    append-only activity log: who (the key's public id and role, never the key), what, and the
+    entity's fields before and after as JSON text (secrets left out, bounded in size)."""
+
+    EVENT_TYPE: ClassVar[str] = "ActivityRecorded"
+
+    key_id: str = Field(min_length=1, max_length=64, description="Public id of the key used.")
+    role: Literal["admin", "editor", "analyst"]
+    entity: Literal["strategy", "post", "budget", "key"]
+    entity_id: Id
+    client_id: Id | None = Field(default=None, description="The client; None for a key.")
+    action: Name = Field(examples=["created", "updated", "rescheduled", "revoked"])
+    before: str | None = Field(
+        default=None, max_length=16_000, description="The entity before, JSON; None if new."
+    )
+    after: str | None = Field(
+        default=None, max_length=16_000, description="The entity after, JSON; None if removed."
+    )
+
+    def partition_key(self) -> bytes:
+        return f"{self.tenant_id}:{self.entity}:{self.entity_id}".encode()

@@ -36,6 +36,8 @@ ADHERENCE = "calendar.adherence.v1"
 AUDIT_PLATFORMS = "audit.platforms.v1"
 # audit -> anyone: a strategy platform's yearly re-evaluation date arrived (PlatformReviewDue)
 AUDIT_PLATFORM_REVIEWS = "audit.platform-reviews.v1"
+# calendar, budget -> calendar: a change made through the HTTP API, for the activity log
+ACTIVITY = "tenancy.activity.v1"
 
 ALL = (
     CLIENTS,
@@ -52,6 +54,7 @@ ALL = (
     BUDGET_ALERTS,
     AUDIT_PLATFORMS,
     AUDIT_PLATFORM_REVIEWS,
+    ACTIVITY,
 )
 DLQ_SUFFIX = ".dlq"
 

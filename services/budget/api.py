@@ -16,12 +16,13 @@ from services.budget.repository import (
     StrategyPlatforms,
 )
 from shared import mongo, pages, topics
+from shared.activity import stage_activity
 from shared.deps import Known, app_state
 from shared.deps import RuntimeDep as RuntimeDep  # noqa: PLC0414 (re-exported to ledger_api, review_api)
 from shared.envelope import utcnow
 from shared.events import BudgetResumed
 from shared.money import Money
-from shared.runtime import CurrentAgency
+from shared.runtime import CurrentAgency, CurrentPrincipal
 
 router = APIRouter(tags=["budget"])
 
@@ -63,7 +64,13 @@ async def _warnings(
 
 @router.post("/budgets", status_code=status.HTTP_201_CREATED)
 async def create_budget(
-    body: BudgetIn, agency: CurrentAgency, repo: Repo, known: Known, strategies: Strategies
+    body: BudgetIn,
+    agency: CurrentAgency,
+    principal: CurrentPrincipal,
+    repo: Repo,
+    known: Known,
+    strategies: Strategies,
+    runtime: RuntimeDep,
 ) -> Budget:
     """Plan a budget for one of your clients (404 for a client the agency does not have):
     a limit in one currency, a period and allocations by category (version 1)."""
@@ -87,7 +94,13 @@ async def create_budget(
             f"({other.period_start}..{other.period_end}) of the same client in "
             f"{body.limit.currency}",
         )
-    await repo.add(budget)
+    async with mongo.transaction(runtime.mongo) as session:
+        await repo.add(budget, session=session)
+        await stage_activity(
+            session, runtime, principal, entity="budget", entity_id=budget.budget_id,
+            client_id=budget.client_id, action="created", before=None, after=budget,
+        )  # fmt: skip
+    runtime.outbox.kick()
     return budget
 
 
@@ -122,6 +135,7 @@ async def replace_plan(
     budget_id: str,
     body: PlanIn,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     repo: Repo,
     runtime: RuntimeDep,
     strategies: Strategies,
@@ -147,6 +161,11 @@ async def replace_plan(
     async with mongo.transaction(runtime.mongo) as session:
         if not await repo.replace_plan(before, after, note=body.note, session=session):
             raise HTTPException(status.HTTP_409_CONFLICT, detail="the plan changed meanwhile")
+        await stage_activity(
+            session, runtime, principal, entity="budget", entity_id=budget_id,
+            client_id=before.client_id, action="plan_replaced", before=before, after=after,
+        )  # fmt: skip
+    runtime.outbox.kick()
     return await find_budget(repo, agency.tenant_id, budget_id)
 
 
@@ -165,7 +184,12 @@ class ReasonIn(BaseModel):
 
 @router.post("/budgets/{budget_id}/resume")
 async def resume(
-    budget_id: str, body: ReasonIn, agency: CurrentAgency, repo: Repo, runtime: RuntimeDep
+    budget_id: str,
+    body: ReasonIn,
+    agency: CurrentAgency,
+    principal: CurrentPrincipal,
+    repo: Repo,
+    runtime: RuntimeDep,
 ) -> Budget:
     """Resume a budget whose paid posts were paused at 100 %, once money was added (the plan's
     limit now exceeds the spend): publishes BudgetResumed (the calendar resumes its paused
@@ -194,5 +218,10 @@ async def resume(
         if not await repo.rearm(budget, still, session=session):
             raise HTTPException(status.HTTP_409_CONFLICT, detail="the budget changed meanwhile")
         await runtime.outbox.stage(session, runtime.topics(topics.BUDGET_RESUMPTIONS), event)
+        await stage_activity(
+            session, runtime, principal, entity="budget", entity_id=budget_id,
+            client_id=budget.client_id, action="resumed", before=budget,
+            after={"crossed_pct": still, "reason": body.reason},
+        )  # fmt: skip
     runtime.outbox.kick()
     return await find_budget(repo, agency.tenant_id, budget_id)

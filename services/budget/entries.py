@@ -4,6 +4,7 @@ supplied for the entry's date (kept on the entry); a missing rate refuses the en
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,7 +16,7 @@ from services.budget.alerts import settle
 from services.budget.models import Budget, Category, check_exact
 from services.budget.repository import BudgetRepository
 from services.budget.service import convert
-from shared import mongo
+from shared import mongo, topics
 from shared.envelope import Event, utcnow
 from shared.money import ExactDecimal, Money
 from shared.runtime import Runtime
@@ -128,9 +129,11 @@ async def book_manual(
     cause: Event | None,
     runtime: Runtime,
     repo: BudgetRepository,
+    logged: Callable[[dict[str, Any]], Event] | None = None,
 ) -> list[Booked]:
     """Book prepared entries in one transaction; entries whose key was booked before are
-    returned as they were (not booked again)."""
+    returned as they were (not booked again). `logged` builds the activity-log entry of each
+    entry booked now, staged in the same transaction."""
     async with mongo.transaction(runtime.mongo) as session:
         current = await repo.get(budget.tenant_id, budget.budget_id, session=session)
         assert current is not None
@@ -145,6 +148,9 @@ async def book_manual(
             repo=repo,
         )
         fresh_ids = {e["_id"] for e in fresh}
+        if logged is not None and fresh:
+            log_entries = [logged(e) for e in fresh]
+            await runtime.outbox.stage(session, runtime.topics(topics.ACTIVITY), *log_entries)
         out = []
         for e in entries:
             stored = (
@@ -153,7 +159,7 @@ async def book_manual(
                 else await repo.entry(budget.tenant_id, e["_id"], session=session)
             )
             out.append(Booked(entry=stored or e, new=e["_id"] in fresh_ids, raised=raised))
-    if raised:
+    if raised or (logged is not None and fresh_ids):
         runtime.outbox.kick()
     return out
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from decimal import InvalidOperation
 from typing import Any
 
@@ -20,7 +21,10 @@ from services.budget.api import (
     unprocessable,
 )
 from shared import pages
-from shared.runtime import CurrentAgency
+from shared.activity import activity
+from shared.auth import Principal
+from shared.envelope import Event
+from shared.runtime import CurrentAgency, CurrentPrincipal, Runtime
 
 router = APIRouter(tags=["budget ledger"])
 
@@ -31,12 +35,23 @@ def _entry_out(entry: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _logged(
+    runtime: Runtime, principal: Principal, client_id: str, action: str
+) -> Callable[[dict[str, Any]], Event]:
+    """The activity-log entry of a ledger entry this key booked (the budget's entity)."""
+    return lambda entry: activity(
+        runtime, principal, entity="budget", entity_id=entry["budget_id"], client_id=client_id,
+        action=action, before=None, after=_entry_out(entry),
+    )  # fmt: skip
+
+
 @router.post("/budgets/{budget_id}/entries", status_code=status.HTTP_201_CREATED)
 async def add_entry(
     budget_id: str,
     body: ledger_entries.EntryIn,
     response: Response,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     repo: Repo,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
@@ -49,8 +64,9 @@ async def add_entry(
     except ledger_entries.RefusedEntryError as e:
         raise unprocessable(e.field, str(e).split(": ", 1)[1]) from e
     [booked] = await ledger_entries.book_manual(
-        budget, [entry], cause=None, runtime=runtime, repo=repo
-    )
+        budget, [entry], cause=None, runtime=runtime, repo=repo,
+        logged=_logged(runtime, principal, budget.client_id, "entry_booked"),
+    )  # fmt: skip
     if not booked.new:
         response.status_code = status.HTTP_200_OK
     return _entry_out(booked.entry)
@@ -72,7 +88,12 @@ def _read_csv(body: str) -> tuple[list[str], list[dict[str, Any]]]:
 
 @router.post("/budgets/{budget_id}/entries.csv")
 async def import_entries(
-    budget_id: str, body: CsvBody, agency: CurrentAgency, repo: Repo, runtime: RuntimeDep
+    budget_id: str,
+    body: CsvBody,
+    agency: CurrentAgency,
+    principal: CurrentPrincipal,
+    repo: Repo,
+    runtime: RuntimeDep,
 ) -> dict[str, Any]:
     """Book manual entries from CSV (header: idempotency_key,spent_on,amount,currency,
     category,description). All rows or none: any bad row is a 422 naming row and field."""
@@ -102,8 +123,9 @@ async def import_entries(
     if len({e["_id"] for e in prepared}) != len(prepared):
         raise unprocessable("idempotency_key", "repeats within the file")
     booked = await ledger_entries.book_manual(
-        budget, prepared, cause=None, runtime=runtime, repo=repo
-    )
+        budget, prepared, cause=None, runtime=runtime, repo=repo,
+        logged=_logged(runtime, principal, budget.client_id, "entry_booked"),
+    )  # fmt: skip
     return {
         "rows": len(booked),
         "booked": sum(b.new for b in booked),
@@ -127,6 +149,7 @@ async def reverse_entry(
     body: ReasonIn,
     response: Response,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     repo: Repo,
     runtime: RuntimeDep,
 ) -> dict[str, Any]:
@@ -139,8 +162,9 @@ async def reverse_entry(
         raise unprocessable("entry_id", "is itself a reversal")
     rev = ledger_entries.reversal(original, reason=body.reason)
     [booked] = await ledger_entries.book_manual(
-        budget, [rev], cause=None, runtime=runtime, repo=repo
-    )
+        budget, [rev], cause=None, runtime=runtime, repo=repo,
+        logged=_logged(runtime, principal, budget.client_id, "entry_reversed"),
+    )  # fmt: skip
     if not booked.new:
         response.status_code = status.HTTP_200_OK
     return _entry_out(booked.entry)

@@ -47,8 +47,8 @@ class BudgetRepository:
         self.versions = db["budget_versions"]
         self.rates = db["rates"]
 
-    async def add(self, budget: Budget) -> None:
-        await self.budgets.insert_one(_to_doc(budget))
+    async def add(self, budget: Budget, *, session: AsyncClientSession | None = None) -> None:
+        await self.budgets.insert_one(_to_doc(budget), session=session)
 
     async def get(
         self, tenant_id: str, budget_id: str, *, session: AsyncClientSession | None = None

@@ -13,10 +13,11 @@ from services.calendar.models import Client, ClientIn, Post, PostIn, PostStatus
 from services.calendar.repository import CalendarRepository
 from services.calendar.service import SchedulingError, resolve_slot
 from shared import mongo, pages, topics
+from shared.activity import stage_activity
 from shared.bounds import bounded_instant
 from shared.envelope import utcnow
 from shared.events import ClientRegistered, PostScheduled
-from shared.runtime import CurrentAgency, Runtime, get_runtime
+from shared.runtime import CurrentAgency, CurrentPrincipal, Runtime, get_runtime
 
 router = APIRouter(tags=["calendar"])
 
@@ -84,7 +85,12 @@ async def list_clients(
 
 @router.post("/clients/{client_id}/posts", status_code=status.HTTP_201_CREATED)
 async def schedule_post(
-    client_id: str, body: PostIn, agency: CurrentAgency, repo: Repo, runtime: RuntimeDep
+    client_id: str,
+    body: PostIn,
+    agency: CurrentAgency,
+    principal: CurrentPrincipal,
+    repo: Repo,
+    runtime: RuntimeDep,
 ) -> Post:
     """Schedule a post; publishes `PostScheduled` (stored with the post, relayed to Kafka)."""
     client = await _client_or_404(repo, agency.tenant_id, client_id)
@@ -122,6 +128,10 @@ async def schedule_post(
     async with mongo.transaction(runtime.mongo) as session:
         await repo.add_post(post, session=session)
         await runtime.outbox.stage(session, runtime.topics(topics.POSTS_SCHEDULED), event)
+        await stage_activity(
+            session, runtime, principal, entity="post", entity_id=post.post_id,
+            client_id=client_id, action="created", before=None, after=post,
+        )  # fmt: skip
     runtime.outbox.kick()
     POSTS_SCHEDULED.labels(agency.tenant_id, post.platform.value).inc()
     return post

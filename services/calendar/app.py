@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from fastapi import FastAPI
 from pymongo import IndexModel
 
-from services.calendar import api, handlers, keys_api
+from services.calendar import activity, api, handlers, keys_api
 from services.calendar.adherence.wiring import INDEXES as ADHERENCE_INDEXES
 from services.calendar.adherence.wiring import Adherence
 from services.calendar.planning import api as planning_api
@@ -63,6 +63,7 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             webhooks.router,
             adherence.router,
             keys_api.router,
+            activity.router,
         ],
         kafka_router=handlers.build_router(runtime, repo),
         indexes=_indexes(
@@ -72,6 +73,7 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             PUBLISHING_INDEXES,
             WEBHOOK_INDEXES,
             ADHERENCE_INDEXES,
+            activity.INDEXES,
         ),
         on_startup=[start_dispatcher, webhooks.start, adherence.start],
     )

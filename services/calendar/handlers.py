@@ -1,7 +1,8 @@
 """Calendar subscribers: BudgetThresholdCrossed (budget.thresholds.v1) -> pause that budget's
 paid posts, each with a `PostPaused` on calendar.posts.lifecycle.v1 (same transaction);
 BudgetResumed (budget.resumptions.v1) -> schedule again the posts that budget paused, each with
-a `PostResumed`."""
+a `PostResumed`; ActivityRecorded (tenancy.activity.v1) -> the agency's activity log (once per
+event id)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,13 @@ import logging
 from faststream.kafka import KafkaRouter
 from pymongo.asynchronous.client_session import AsyncClientSession
 
+from services.calendar import activity
 from services.calendar.metrics import POSTS_PAUSED, POSTS_RESUMED
 from services.calendar.publishing import lifecycle
 from services.calendar.repository import CalendarRepository
 from shared import mongo, topics
 from shared.broker import at_least_once
-from shared.events import BudgetResumed, BudgetThresholdCrossed
+from shared.events import ActivityRecorded, BudgetResumed, BudgetThresholdCrossed
 from shared.runtime import Runtime
 
 log = logging.getLogger("socialops.calendar")
@@ -80,5 +82,12 @@ def build_router(runtime: Runtime, repo: CalendarRepository) -> KafkaRouter:
             runtime.outbox.kick()
             POSTS_RESUMED.labels(event.tenant_id).inc(resumed)
             log.info("resumed %s paid posts of budget %s", resumed, event.budget_id)
+
+    @router.subscriber(topics.ACTIVITY, **at_least_once(runtime.group(GROUP)))
+    async def on_activity_recorded(event: ActivityRecorded) -> None:
+        """Append a change to its agency's activity log; a redelivery stores nothing twice."""
+        await runtime.require_tenant(event.tenant_id)
+        if await activity.store(runtime.db, event):
+            log.info("activity %s %s %s", event.entity, event.entity_id, event.action)
 
     return router

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Path, Query, status
 from pydantic import BaseModel, Field
 
 from services.calendar.deps import Clients, RuntimeDep, unprocessable
+from shared.activity import record_activity
 from shared.auth import KeyRecord, Role
 from shared.bounds import Id, Instant, Name
 from shared.envelope import utcnow
@@ -65,6 +66,10 @@ async def create_key(
         clients=body.clients,
         expires_at=body.expires_at,
     )
+    await record_activity(
+        runtime, principal, entity="key", entity_id=record.key_id, client_id=None,
+        action="created", before=None, after=record,
+    )  # fmt: skip
     return IssuedKey(key=key, record=record)
 
 
@@ -99,10 +104,15 @@ async def rotate_key(
 ) -> IssuedKey:
     """A new key with the same name, role, clients and expiry; the old key expires after
     `overlap_s` seconds (other service processes may accept it up to 30 s longer)."""
+    old = await runtime.directory.get_key(principal.tenant_id, key_id)
     rotated = await runtime.directory.rotate_key(principal.tenant_id, key_id, overlap_s=overlap_s)
     if rotated is None:
         raise _not_found(key_id)
     key, record = rotated
+    await record_activity(
+        runtime, principal, entity="key", entity_id=key_id, client_id=None,
+        action="rotated", before=old, after=record,
+    )  # fmt: skip
     return IssuedKey(key=key, record=record)
 
 
@@ -126,9 +136,14 @@ async def revoke_key(key_id: KeyId, principal: CurrentPrincipal, runtime: Runtim
                 status.HTTP_409_CONFLICT,
                 detail="this is the agency's last admin key: issue another admin key first",
             )
+    old = await directory.get_key(principal.tenant_id, key_id)
     record = await directory.revoke_key(principal.tenant_id, key_id)
     if record is None:
         raise _not_found(key_id)
+    await record_activity(
+        runtime, principal, entity="key", entity_id=key_id, client_id=None,
+        action="revoked", before=old, after=record,
+    )  # fmt: skip
     return record
 
 

@@ -28,9 +28,10 @@ from services.calendar.planning.repository import PlanningRepository
 from services.calendar.planning.zones import place
 from services.calendar.strategy.api import Strategies, strategy_or_404
 from shared import mongo, pages, topics
+from shared.activity import stage_activity
 from shared.envelope import utcnow
 from shared.events import Platform, PostScheduled
-from shared.runtime import CurrentAgency
+from shared.runtime import CurrentAgency, CurrentPrincipal
 
 router = APIRouter(tags=["planning"])
 GENERATE_ATTEMPTS = 3  # a transaction that lost a write conflict is retried whole
@@ -288,6 +289,7 @@ async def fill_slot(
     slot_id: str,
     body: FillIn,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     planning: Planning,
     runtime: RuntimeDep,
 ) -> Post:
@@ -307,6 +309,10 @@ async def fill_slot(
             raise stale("slot", slot.version)
         await planning.posts.insert_one({"_id": post.post_id, **post.model_dump()}, session=session)
         await runtime.outbox.stage(session, runtime.topics(topics.POSTS_SCHEDULED), event)
+        await stage_activity(
+            session, runtime, principal, entity="post", entity_id=post.post_id,
+            client_id=client_id, action="created", before=None, after=post,
+        )  # fmt: skip
     runtime.outbox.kick()
     POSTS_SCHEDULED.labels(agency.tenant_id, post.platform.value).inc()
     return post

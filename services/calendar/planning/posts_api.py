@@ -18,10 +18,12 @@ from services.calendar.planning.api import Planning, stale
 from services.calendar.planning.repository import PlanningRepository
 from services.calendar.planning.zones import place
 from shared import mongo, topics
+from shared.activity import stage_activity
+from shared.auth import Principal
 from shared.bounds import MAX_COUNT
 from shared.envelope import Event
 from shared.events import PostCancelled, PostRescheduled
-from shared.runtime import CurrentAgency
+from shared.runtime import CurrentAgency, CurrentPrincipal
 
 router = APIRouter(tags=["planning"])
 
@@ -77,6 +79,8 @@ async def _write(
     changes: dict[str, Any],
     *,
     version: int,
+    principal: Principal,
+    action: str,
     slot_changes: dict[str, Any] | None = None,
     event: Event | None = None,
 ) -> Post:
@@ -92,8 +96,11 @@ async def _write(
             )
         if event is not None:
             await runtime.outbox.stage(session, runtime.topics(topics.POST_LIFECYCLE), event)
-    if event is not None:
-        runtime.outbox.kick()
+        await stage_activity(
+            session, runtime, principal, entity="post", entity_id=post.post_id,
+            client_id=post.client_id, action=action, before=post, after=updated,
+        )  # fmt: skip
+    runtime.outbox.kick()
     return updated
 
 
@@ -108,6 +115,7 @@ async def edit_post(
     post_id: str,
     body: PostEdit,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     planning: Planning,
     runtime: RuntimeDep,
 ) -> Post:
@@ -115,7 +123,10 @@ async def edit_post(
     post = await _post_or_404(planning, agency.tenant_id, client_id, post_id)
     _editable(post, body.version)
     changes = body.model_dump(exclude={"version"}, exclude_none=True)
-    return await _write(runtime, planning, post, changes, version=body.version)
+    return await _write(
+        runtime, planning, post, changes, version=body.version, principal=principal,
+        action="edited",
+    )  # fmt: skip
 
 
 @router.post("/clients/{client_id}/posts/{post_id}/reschedule")
@@ -124,6 +135,7 @@ async def reschedule_post(
     post_id: str,
     body: RescheduleIn,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     planning: Planning,
     runtime: RuntimeDep,
 ) -> Post:
@@ -171,6 +183,8 @@ async def reschedule_post(
         post,
         changes,
         version=body.version,
+        principal=principal,
+        action="rescheduled",
         slot_changes=slot_changes,
         event=event,
     )
@@ -182,6 +196,7 @@ async def cancel_post(
     post_id: str,
     body: CancelIn,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     planning: Planning,
     runtime: RuntimeDep,
 ) -> Post:
@@ -208,6 +223,8 @@ async def cancel_post(
         post,
         changes,
         version=body.version,
+        principal=principal,
+        action="cancelled",
         slot_changes={"status": PostStatus.CANCELLED.value},
         event=event,
     )

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Request, Response, status
@@ -16,9 +17,12 @@ from services.calendar.models import TRANSITIONS, Post, PostStatus
 from services.calendar.publishing import lifecycle
 from services.calendar.publishing.repository import PublishingRepository
 from shared import signing
-from shared.envelope import utcnow
+from shared.activity import activity
+from shared.auth import Principal
+from shared.deps import RuntimeDep
+from shared.envelope import Event, utcnow
 from shared.events import Platform
-from shared.runtime import CurrentAgency
+from shared.runtime import CurrentAgency, CurrentPrincipal, Runtime
 
 router = APIRouter(tags=["publishing"])
 
@@ -87,13 +91,29 @@ def _allowed(doc: dict[str, Any], to: PostStatus, *, only_from: set[PostStatus])
         )
 
 
+def _logged(
+    runtime: Runtime, principal: Principal, doc: dict[str, Any], action: str
+) -> Callable[[dict[str, Any]], Event]:
+    """The activity-log entry of a post's change by this key, from the post after it."""
+    return lambda after: activity(
+        runtime, principal, entity="post", entity_id=doc["_id"], client_id=doc["client_id"],
+        action=action, before=doc, after=after,
+    )  # fmt: skip
+
+
 def _changed() -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, detail="post changed meanwhile: reload it")
 
 
 @router.post("/clients/{client_id}/posts/{post_id}/pause")
 async def pause_post(
-    client_id: str, post_id: str, body: PauseIn, agency: CurrentAgency, repo: Publishing
+    client_id: str,
+    post_id: str,
+    body: PauseIn,
+    agency: CurrentAgency,
+    principal: CurrentPrincipal,
+    repo: Publishing,
+    runtime: RuntimeDep,
 ) -> Post:
     """Hold a scheduled (or due, not yet publishing) post back; publishes `PostPaused`."""
     doc = await _post(repo, agency.tenant_id, client_id, post_id, body.version)
@@ -105,6 +125,7 @@ async def pause_post(
         changes={"paused_reason": reason},
         unset=("lease", "lease_until"),
         event=lifecycle.paused(doc, reason),
+        activity=_logged(runtime, principal, doc, "paused"),
     )
     if updated is None:
         raise _changed()
@@ -113,7 +134,13 @@ async def pause_post(
 
 @router.post("/clients/{client_id}/posts/{post_id}/resume")
 async def resume_post(
-    client_id: str, post_id: str, body: ChangeIn, agency: CurrentAgency, repo: Publishing
+    client_id: str,
+    post_id: str,
+    body: ChangeIn,
+    agency: CurrentAgency,
+    principal: CurrentPrincipal,
+    repo: Publishing,
+    runtime: RuntimeDep,
 ) -> Post:
     """Schedule a paused post again (due at once if its time has passed); `PostResumed`."""
     doc = await _post(repo, agency.tenant_id, client_id, post_id, body.version)
@@ -124,6 +151,7 @@ async def resume_post(
         changes={"paused_reason": None},
         unset=("paused_budget_id",),  # resumed by hand: the budget's resume no longer applies
         event=lifecycle.resumed(doc),
+        activity=_logged(runtime, principal, doc, "resumed"),
     )
     if updated is None:
         raise _changed()
@@ -132,7 +160,13 @@ async def resume_post(
 
 @router.post("/clients/{client_id}/posts/{post_id}/retry")
 async def retry_post(
-    client_id: str, post_id: str, body: ChangeIn, agency: CurrentAgency, repo: Publishing
+    client_id: str,
+    post_id: str,
+    body: ChangeIn,
+    agency: CurrentAgency,
+    principal: CurrentPrincipal,
+    repo: Publishing,
+    runtime: RuntimeDep,
 ) -> Post:
     """Try a failed post again now (attempts start over; the last reason stays until it
     goes out); publishes `PostResumed`."""
@@ -143,6 +177,7 @@ async def retry_post(
         to=PostStatus.SCHEDULED,
         changes={"attempts": 0, "retry_at": None, "failed_at": None},
         event=lifecycle.resumed(doc),
+        activity=_logged(runtime, principal, doc, "retried"),
     )
     if updated is None:
         raise _changed()

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -217,9 +217,11 @@ class PublishingRepository:
         changes: dict[str, Any],
         unset: Iterable[str] = (),
         event: Event,
+        activity: Callable[[dict[str, Any]], Event] | None = None,
     ) -> dict[str, Any] | None:
-        """One post from its current status and version to `to`, with its event; None when
-        the post changed meanwhile."""
+        """One post from its current status and version to `to`, with its event (and, given
+        `activity`, the activity-log entry it builds from the post after); None when the post
+        changed meanwhile."""
         version = doc.get("version", 1)
         query: dict[str, Any] = {"_id": doc["_id"], "tenant_id": doc["tenant_id"],
                                  "status": doc["status"], "version": version}  # fmt: skip
@@ -231,6 +233,10 @@ class PublishingRepository:
             if not result.modified_count:
                 return None
             await self._stage(s, [event])
+            if activity is not None:
+                after = {k: v for k, v in doc.items() if k not in set(update.get("$unset", {}))}
+                entry = activity(after | update["$set"])
+                await self.runtime.outbox.stage(s, self.runtime.topics(topics.ACTIVITY), entry)
         self.runtime.outbox.kick()
         return await self.posts.find_one({"_id": doc["_id"], "tenant_id": doc["tenant_id"]})
 

@@ -17,10 +17,12 @@ from services.calendar.strategy.diff import Change, diff
 from services.calendar.strategy.models import CONTENT_TYPES, Strategy, StrategyIn
 from services.calendar.strategy.repository import StrategyRepository
 from shared import mongo, topics
+from shared.activity import stage_activity
+from shared.auth import Principal
 from shared.bounds import MAX_COUNT
 from shared.envelope import utcnow
 from shared.events import PlatformReviewDate, StrategyPersona, StrategyUpdated
-from shared.runtime import CurrentAgency
+from shared.runtime import CurrentAgency, CurrentPrincipal
 
 router = APIRouter(tags=["strategy"])
 
@@ -49,7 +51,11 @@ def _checked(spec: StrategyIn) -> StrategyIn:
 
 
 async def _store(
-    runtime: RuntimeDep, repo: StrategyRepository, strategy: Strategy, previous: Strategy | None
+    runtime: RuntimeDep,
+    repo: StrategyRepository,
+    strategy: Strategy,
+    previous: Strategy | None,
+    principal: Principal,
 ) -> None:
     changes = (
         diff(previous.spec.model_dump(mode="json"), strategy.spec.model_dump(mode="json"))
@@ -83,6 +89,11 @@ async def _store(
         async with mongo.transaction(runtime.mongo) as session:
             await repo.add_version(strategy, session=session)
             await runtime.outbox.stage(session, runtime.topics(topics.STRATEGIES), event)
+            await stage_activity(
+                session, runtime, principal, entity="strategy", entity_id=strategy.strategy_id,
+                client_id=strategy.client_id, action="updated" if previous else "created",
+                before=previous, after=strategy,
+            )  # fmt: skip
     except DuplicateKeyError as e:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
@@ -102,6 +113,7 @@ async def create_strategy(
     client_id: str,
     body: StrategyIn,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     clients: Clients,
     repo: Strategies,
     runtime: RuntimeDep,
@@ -118,7 +130,7 @@ async def create_strategy(
         spec=spec,
         created_at=utcnow(),
     )
-    await _store(runtime, repo, strategy, None)
+    await _store(runtime, repo, strategy, None, principal)
     return strategy
 
 
@@ -159,6 +171,7 @@ async def update_strategy(
     strategy_id: str,
     body: StrategyIn,
     agency: CurrentAgency,
+    principal: CurrentPrincipal,
     repo: Strategies,
     runtime: RuntimeDep,
     if_match: Annotated[
@@ -178,7 +191,7 @@ async def update_strategy(
         update={"version": current.version + 1, "spec": spec, "end": spec.end,
                 "created_at": utcnow()}
     )  # fmt: skip
-    await _store(runtime, repo, strategy, current)
+    await _store(runtime, repo, strategy, current, principal)
     return strategy
 
 

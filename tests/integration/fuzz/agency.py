@@ -31,6 +31,7 @@ async def real_ids(platform: Platform, tenant: str, headers: dict[str, str]) -> 
     ids["slot_id"] = slots[0]["slot_id"]
     post = {"platform": "instagram", "scheduled_at": "2027-03-01T09:00:00Z"}
     ids["post_id"] = _ok(await cal.post(f"{base}/posts", json=post, headers=headers))["post_id"]
+    ids["entity_id"] = ids["post_id"]  # GET /activity?entity_id= (any logged entity's id)
     feed = _ok(await cal.post(f"{base}/feeds", headers=headers))
     ids["feed_id"], ids["token"] = feed["feed_id"], feed["token"]
     hook = {"url": "https://hooks.example.com/socialops", "event_types": ["PostPublished"]}
