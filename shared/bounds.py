@@ -9,7 +9,7 @@ of years in UTC. The README's "Limits" table lists them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -63,6 +63,13 @@ Name = Annotated[
 Count = Annotated[int, Field(ge=0, le=MAX_COUNT)]
 
 
+def bounded_day(value: date) -> date:
+    """A calendar day within EARLIEST_YEAR..LATEST_YEAR (a week or period around it fits)."""
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must lie between the years {EARLIEST_YEAR} and {LATEST_YEAR}")
+    return value
+
+
 def at_most_max_count(value: int) -> int:
     if value > MAX_COUNT:
         raise ValueError(f"must be at most {MAX_COUNT:,}")
@@ -82,3 +89,4 @@ StoredCount = AfterValidator(at_most_max_count)
 StoredKey = Annotated[str, AfterValidator(storable_key)]
 BoundedDecimal = Annotated[Decimal, AfterValidator(bounded_decimal)]
 Instant = Annotated[AwareDatetime, AfterValidator(bounded_instant)]
+Day = Annotated[date, AfterValidator(bounded_day)]

@@ -97,6 +97,29 @@ async def test_found_by_the_fuzzer_a_post_outside_the_storable_years_is_a_422(
     assert r.status_code == 201, r.text
 
 
+async def test_found_by_the_fuzzer_adherence_weeks_in_year_1_are_a_422(platform: Platform) -> None:
+    """Found by the fuzz run (CI, 2026-11-29): `GET /clients/{id}/adherence` with `to`
+    0001-01-01 (and `as_of` in the year 127) computed the Monday before year 1
+    (OverflowError: date value out of range, 500). Now each is a 422 naming the field."""
+    _, headers = await platform.new_agency()
+    http = platform.http["calendar"]
+    client_id = (await http.post("/clients", json={"name": "C"}, headers=headers)).json()[
+        "client_id"
+    ]
+    bad = [
+        ({"to": "0001-01-01"}, "to"),
+        ({"from": "9999-12-31"}, "from"),
+        ({"as_of": "0127-06-24T14:19:12+00:00"}, "as_of"),
+    ]
+    for query, name in bad:
+        r = await http.get(f"/clients/{client_id}/adherence", params=query, headers=headers)
+        assert r.status_code == 422, (query, r.text)
+        assert [e["loc"] for e in r.json()["detail"]] == [["query", name]], r.text
+    ok = {"from": "2026-11-02", "to": "2026-11-30"}
+    r = await http.get(f"/clients/{client_id}/adherence", params=ok, headers=headers)
+    assert r.status_code == 200, r.text
+
+
 async def test_found_by_the_fuzzer_a_review_of_quarter_year_0_is_a_422(platform: Platform) -> None:
     """Found by the fuzz run: `GET /budgets/{id}/review?quarter=0000-Q1` raised building
     date(0, 1, 1) (500). Now the quarter is a 422 naming the field unless its year is storable."""

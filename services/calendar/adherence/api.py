@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.calendar.adherence.monitor import AdherenceMonitor, AdherenceReport
 from services.calendar.adherence.score import monday
 from services.calendar.deps import Clients, client_or_404, unprocessable
+from shared.bounds import Day, Instant
 from shared.runtime import CurrentAgency
 
 router = APIRouter(tags=["adherence"])
@@ -44,7 +45,7 @@ async def adherence(
     clients: Clients,
     monitor: Monitor,
     start: Annotated[
-        date | None,
+        Day | None,
         Query(
             alias="from",
             description="A day of the first ISO week (client's zone); default: "
@@ -52,7 +53,7 @@ async def adherence(
         ),
     ] = None,
     end: Annotated[
-        date | None,
+        Day | None,
         Query(
             alias="to",
             description="Exclusive: weeks up to the one before this day's week "
@@ -60,7 +61,7 @@ async def adherence(
         ),
     ] = None,
     as_of: Annotated[
-        AwareDatetime | None,
+        Instant | None,
         Query(
             description="Judge the plan as of this instant (default now): slots after it "
             "are upcoming, not counted as planned"
