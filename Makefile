@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install up down status demo test test-unit lint bench-ingest bench-calendar clean dashboards k8s-validate
+.PHONY: install up down status demo test test-unit lint bench-ingest bench-calendar clean dashboards k8s-validate chaos
 
 $(STAMP): pyproject.toml
 	@echo "[make] creating virtualenv and installing pinned packages (first run only)..."
@@ -67,3 +67,6 @@ bench-audit: install ## audit benchmark: 12 months x 6 platforms for 10 and 1,00
 
 bench-budget: install ## budget benchmark: ledger lines/s from MetricsIngested (exactly once) vs one transaction per line, alert p99; writes bench/results/budget.json
 	@$(PY) -m bench.budget $(BUDGET_ARGS)
+
+chaos: install ## faults against the real stack (broker and database killed, services SIGKILLed, rebalance, replay from 0, 1% poison): 0 lost, 0 doubled; writes bench/results/chaos.json
+	@$(PY) -m bench.chaos $(CHAOS_ARGS)

@@ -69,13 +69,21 @@ class Workload:
     """Deterministic observations for `clients` clients of one tenant; `take(n)` continues
     where the previous call stopped, so later messages are later readings (never replays)."""
 
-    def __init__(self, tenant_id: str, *, clients: int, seed: int = 7) -> None:
+    def __init__(
+        self,
+        tenant_id: str,
+        *,
+        clients: int,
+        seed: int = 7,
+        client_ids: list[str] | None = None,
+        start: datetime | None = None,
+    ) -> None:
         self.tenant_id = tenant_id
         self.rng = random.Random(seed)  # noqa: S311 - a reproducible workload, not secrets
-        self.start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timedelta(
-            days=7
-        )
-        self.clients = [f"client-{c:05d}" for c in range(clients)]
+        self.start = start or datetime.now(UTC).replace(
+            minute=0, second=0, microsecond=0
+        ) - timedelta(days=7)
+        self.clients = client_ids or [f"client-{c:05d}" for c in range(clients)]
         self.entities = {cid: self._entities(cid) for cid in self.clients}
         self.sent = 0
 
