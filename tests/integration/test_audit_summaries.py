@@ -6,6 +6,7 @@ only (the read path before the summaries): the answers must be identical."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 from collections.abc import AsyncIterator
@@ -17,6 +18,7 @@ import pytest
 from services.audit.accounts.models import Account
 from services.audit.analysis.audit import run_audit
 from services.audit.analysis.period import Period
+from services.audit.readmodel.handlers import fold_once
 from services.audit.readmodel.repository import INDEXES, ReadModel
 from shared import mongo
 from shared.events import AnalyticsObserved
@@ -172,3 +174,43 @@ async def test_a_read_model_folded_before_summaries_reads_months_until_backfille
     assert await older.summaries_complete()
     assert {d["_id"] async for d in older.years.find({})} == set(kept)
     await assert_same_audits(older)
+
+
+async def _contents(model: ReadModel) -> dict[str, list[dict[str, Any]]]:
+    return {
+        name: [d async for d in collection.find({}).sort("_id", 1)]
+        for name, collection in (
+            ("buckets", model.buckets),
+            ("years", model.years),
+            ("posts", model.posts),
+        )
+    }
+
+
+async def test_replicas_folding_the_same_records_at_once_fold_them_once(
+    reads: tuple[ReadModel, Any], infra: Infra
+) -> None:
+    """A rebalance hands a partition on while its previous owner still folds it: the same
+    records are folded by two consumers at once (found by `make chaos`, which saw them
+    dead-lettered). Each copy must be folded once: the read model equals one sequential fold,
+    and no fold fails."""
+    model, client = reads
+    events = scripted()[:600]
+    first, second = events[:400], events[200:]  # overlapping batches, as a rebalance delivers
+    await asyncio.gather(
+        fold_once(client, model, first),
+        fold_once(client, model, first),
+        fold_once(client, model, second),
+        fold_once(client, model, second),
+    )
+    name = f"test_audit_once_{secrets.token_hex(4)}"
+    reference = ReadModel(client[name])
+    await mongo.ensure_indexes(client[name], INDEXES)
+    try:
+        for batch in (first, events[400:]):
+            async with mongo.transaction(client) as session:
+                await reference.apply(batch, session=session)
+        assert await _contents(model) == await _contents(reference)
+        assert await model.seen.count_documents({}) == len(events)
+    finally:
+        await client.drop_database(name)

@@ -6,11 +6,15 @@ to the dead-letter topic with the reason, and a second copy from the audit would
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from typing import Any
 
 from faststream.kafka import KafkaRouter
 from pydantic import ValidationError
+from pymongo import AsyncMongoClient
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.audit.readmodel.repository import ReadModel
 from shared import mongo, topics
@@ -19,6 +23,7 @@ from shared.events import AnalyticsObserved
 from shared.runtime import Runtime
 
 GROUP = "audit-observations"
+FOLD_ATTEMPTS = 5
 log = logging.getLogger("socialops.audit")
 
 
@@ -39,9 +44,31 @@ def build_router(runtime: Runtime, reads: ReadModel) -> KafkaRouter:
                 continue
             if await runtime.directory.tenant_exists(event.tenant_id):
                 events.append(event)
-        fresh = await reads.unseen(events)
-        if fresh:
-            async with mongo.transaction(runtime.mongo) as session:
-                await reads.apply(fresh, session=session)
+        await fold_once(runtime.mongo, reads, events)
 
     return router
+
+
+async def fold_once(
+    client: AsyncMongoClient[Any], reads: ReadModel, events: list[AnalyticsObserved]
+) -> None:
+    """Fold the events not folded yet, checking which in the same transaction. During a
+    rebalance the partition's previous owner may still be folding the same records: its commit
+    makes our transaction conflict, or fail on a duplicate seen-marker (rolling our fold back),
+    so we look again and fold only what is still new, instead of dead-lettering the batch
+    (found by `make chaos`, scenario rebalance: 90 records dead-lettered)."""
+    for attempt in range(FOLD_ATTEMPTS):
+        try:
+            async with mongo.transaction(client) as session:
+                fresh = await reads.unseen(events, session=session)
+                if fresh:
+                    await reads.apply(fresh, session=session)
+            return
+        except (BulkWriteError, OperationFailure) as e:
+            raced = (isinstance(e, BulkWriteError) and mongo.only_duplicates(e)) or (
+                e.has_error_label("TransientTransactionError")
+            )
+            if attempt == FOLD_ATTEMPTS - 1 or not raced:
+                raise
+            log.info("another consumer folded part of this batch meanwhile; looking again")
+            await asyncio.sleep(random.uniform(0.01, 0.1) * (attempt + 1))  # noqa: S311

@@ -96,11 +96,14 @@ class ReadModel:
                 session=session,
             )
 
-    async def unseen(self, events: Sequence[AnalyticsObserved]) -> list[AnalyticsObserved]:
+    async def unseen(
+        self, events: Sequence[AnalyticsObserved], *, session: AsyncClientSession | None = None
+    ) -> list[AnalyticsObserved]:
         """The events not applied yet (a redelivered batch applies nothing twice), first
         occurrence only."""
         keys = {f"{e.tenant_id}|{e.event_id}": e for e in events}
-        seen = {d["_id"] async for d in self.seen.find({"_id": {"$in": list(keys)}}, {"_id": 1})}
+        query = self.seen.find({"_id": {"$in": list(keys)}}, {"_id": 1}, session=session)
+        seen = {d["_id"] async for d in query}
         return [e for k, e in keys.items() if k not in seen]
 
     async def apply(
