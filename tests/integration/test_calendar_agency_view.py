@@ -1,6 +1,7 @@
-"""The agency view reads clients in batches sized by the density it finds; whatever the batch
-sizes, every page size gives the same slots in (client, local time, id) order, each once,
-against the order worked out here from the slots inserted (real database)."""
+"""The agency view reads clients a few at a time, one indexed range each; every page size gives
+the same slots in (client, local time, id) order, each once, against the order worked out here
+from the slots inserted (real database); with filters and pages, every read is planned on the
+slots index."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from pymongo import AsyncMongoClient, monitoring
 
 from services.calendar.planning.repository import PlanningRepository
 from tests.integration.conftest import Platform
@@ -69,3 +71,91 @@ async def test_agency_week_pages_cover_every_client_in_order(
             break
         after = seen[-1]
     assert seen == expected
+
+
+class _Finds(monitoring.CommandListener):
+    """The filters of the `find`s sent on the slots collection."""
+
+    def __init__(self) -> None:
+        self.filters: list[dict[str, Any]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name == "find" and event.command["find"] == "slots":
+            self.filters.append(event.command["filter"])
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+def _stages(plan: dict[str, Any] | None) -> list[str]:
+    """A winning plan's stages, outermost first (FETCH, IXSCAN; or COLLSCAN)."""
+    stages = []
+    while plan:
+        stages.append(str(plan.get("stage")))
+        plan = plan.get("inputStage")
+    return stages
+
+
+async def test_slot_reads_are_planned_on_the_index_with_filters_and_pages(
+    platform: Platform,
+) -> None:
+    """Filters (platform, status) and a page's position are applied after an indexed range:
+    SecantusDB plans only (tenant, client, local range) on the slots index; a `$in` of
+    clients, another field or the `$or` of a position made it read the tenant's (or the
+    collection's) slots. Every read is explained against the service's own index."""
+    docs = []
+    for c in range(12):
+        for n in range(10):
+            doc = _slot("A", f"c{c:03d}", n, 11 + n % 7, n)
+            doc["platform"] = "x" if n % 3 else "instagram"
+            doc["status"] = "scheduled" if n % 2 else "open"
+            docs.append(doc)
+    db = platform.db("calendar")  # the calendar app created its indexes in it
+    await db.slots.insert_many(docs)
+    await db.clients.insert_many([{"_id": f"c{c:03d}", "tenant_id": "A"} for c in range(12)])
+    finds = _Finds()
+    watched: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
+        platform.infra.mongodb_uri, tz_aware=True, event_listeners=[finds]
+    )
+    try:
+        repo = PlanningRepository(watched[db.name])
+        week = {"start": "2027-01-11", "end": "2027-01-18"}
+        filters = {"platform": "x", "status": "scheduled"}
+        expected = sorted(
+            (d["client_id"], d["local"], d["_id"]) for d in docs
+            if d["platform"] == "x" and d["status"] == "scheduled"
+        )  # fmt: skip
+        seen: list[tuple[str, str, str]] = []
+        after: tuple[str, str, str] | None = None
+        while True:
+            page = await repo.agency_slots("A", **week, filters=filters, limit=4, start_after=after)
+            seen += [(s.client_id, s.local, s.slot_id) for s in page]
+            if len(page) < 4:
+                break
+            after = seen[-1]
+        assert seen == expected
+        month: list[tuple[str, str, str]] = []
+        position: tuple[str, str] | None = None
+        while True:
+            slots = await repo.list_slots(
+                "A", "c003", start="2027-01-01", end="2027-02-01", filters={"platform": "x"},
+                limit=2, start_after=position,
+            )  # fmt: skip
+            month += [(s.client_id, s.local, s.slot_id) for s in slots]
+            if len(slots) < 2:
+                break
+            position = (slots[-1].local, slots[-1].slot_id)
+        assert month == sorted(
+            (d["client_id"], d["local"], d["_id"]) for d in docs
+            if d["client_id"] == "c003" and d["platform"] == "x"
+        )  # fmt: skip
+        assert finds.filters
+        for spec in finds.filters:
+            explained = await db.command("explain", {"find": "slots", "filter": spec})
+            stages = _stages(explained["queryPlanner"]["winningPlan"])
+            assert "IXSCAN" in stages, (spec, stages)
+    finally:
+        await watched.close()
