@@ -26,6 +26,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import random
 import shutil
@@ -445,6 +446,10 @@ async def end_state(fleet: Fleet, db: Any, model: Model, bootstrap: str) -> EndS
     stored: Counter[str] = Counter()
     async for bucket in metrics_db[BUCKETS].find({"tenant_id": tenant}, {"ids": 1}):
         stored.update(bucket["ids"])
+    folded: Counter[str] = Counter()  # the audit's seen-markers: `tenant|event id`
+    markers = db[fleet.database("audit")]["audit_observations_seen"]
+    async for marker in markers.find({"_id": {"$regex": f"^{tenant}\\|"}}, {"_id": 1}):
+        folded[marker["_id"].split("|", 1)[1]] += 1
     ledger: Counter[str] = Counter()
     async for entry in budget_db["ledger"].find({"tenant_id": tenant}, {"observation_id": 1}):
         ledger[entry["observation_id"]] += 1
@@ -494,6 +499,7 @@ async def end_state(fleet: Fleet, db: Any, model: Model, bootstrap: str) -> EndS
     return EndState(
         tallies={
             "observations": tally((m.event_id for m in model.observations), stored),
+            "audit_folds": tally((m.event_id for m in model.observations), folded),
             "ledger_entries": tally(model.booked_ids(), ledger),
             "published_posts": tally(model.posts, published),
             "events": Tally(
@@ -593,6 +599,8 @@ async def reset_groups(bootstrap: str, prefix: str) -> int:
         groups = [g[0] for g in await admin.list_consumer_groups() if g[0].startswith(prefix)]
         for group in groups:
             committed = await admin.list_consumer_group_offsets(group)
+            if not committed:
+                continue
             consumer = AIOKafkaConsumer(
                 bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
             )
@@ -768,6 +776,8 @@ def main(argv: list[str] | None = None) -> int:
         p.error(f"unknown scenario(s) {sorted(unknown)}; known: {[s.name for s in SCENARIOS]}")
     profile = chaos_profile()
     started = time.perf_counter()
+    # the harness's producer retries through broker restarts itself: no log line per retry
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     for name in ("sandbox", "kafka", "mongo"):  # a fresh stack: no topics of earlier runs
         stack._stop(profile, name)
     shutil.rmtree(profile.data_dir, ignore_errors=True)

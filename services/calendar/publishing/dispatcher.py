@@ -157,8 +157,12 @@ class Dispatcher:
                     await self.step()
                 except asyncio.CancelledError:
                     raise
-                except Exception:
+                except Exception as e:
                     tasks.raise_if_stopping()
+                    if _conflict(e):  # other dispatchers claimed the same posts: expected
+                        log.info("claims kept conflicting with another dispatcher's; retrying")
+                        await asyncio.sleep(self.rng.uniform(0.5, 1.5) * self.s.publish_idle_poll_s)
+                        continue
                     log.exception("dispatch step failed; retrying")
                     await asyncio.sleep(self.s.publish_idle_poll_s)
         finally:
