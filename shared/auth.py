@@ -183,13 +183,20 @@ class AgencyDirectory:
         await self.db[API_KEYS].insert_one(doc)
         return key, record_of(doc)
 
-    async def list_keys(self, tenant_id: str, *, limit: int = 500) -> list[KeyRecord]:
-        """The agency's newest `limit` keys, newest first (revoked and expired ones too)."""
+    async def list_keys(
+        self, tenant_id: str, *, limit: int = 500, after: tuple[datetime, str] | None = None
+    ) -> list[KeyRecord]:
+        """The agency's keys newest first (revoked and expired ones too), at most `limit`,
+        starting after the (created_at, key_id) position `after` of a previous page."""
+        query: dict[str, Any] = {"tenant_id": tenant_id}
+        if after is not None:
+            created, key_id = after
+            query["$or"] = [
+                {"created_at": {"$lt": created}},
+                {"created_at": created, "key_id": {"$gt": key_id}},
+            ]
         cursor = (
-            self.db[API_KEYS]
-            .find({"tenant_id": tenant_id})
-            .sort([("created_at", -1), ("_id", 1)])
-            .limit(limit)
+            self.db[API_KEYS].find(query).sort([("created_at", -1), ("key_id", 1)]).limit(limit)
         )
         docs = [doc async for doc in cursor]
         for doc in docs:

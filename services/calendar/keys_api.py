@@ -6,12 +6,14 @@ database every service reads (`shared.auth`)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Query, status
+from fastapi import APIRouter, HTTPException, Path, Query, Request, Response, status
 from pydantic import BaseModel, Field
 
 from services.calendar.deps import Clients, RuntimeDep, unprocessable
+from shared import pages
 from shared.activity import record_activity
 from shared.auth import KeyRecord, Role
 from shared.bounds import Id, Instant, Name
@@ -74,9 +76,30 @@ async def create_key(
 
 
 @router.get("/keys")
-async def list_keys(principal: CurrentPrincipal, runtime: RuntimeDep) -> list[KeyRecord]:
-    """The agency's keys, newest first (at most 500), revoked and expired ones included."""
-    return await runtime.directory.list_keys(principal.tenant_id, limit=MAX_KEYS_LISTED)
+async def list_keys(
+    request: Request,
+    response: Response,
+    principal: CurrentPrincipal,
+    runtime: RuntimeDep,
+    limit: pages.Limit = pages.DEFAULT_PAGE,
+    cursor: pages.Cursor = None,
+) -> list[KeyRecord]:
+    """The agency's keys, newest first, revoked and expired ones included, a page at a time
+    (next page: the `X-Next-Cursor` header)."""
+    after = None
+    if (position := pages.decode_cursor(cursor, 2)) is not None:
+        try:
+            after = (datetime.fromisoformat(position[0]), position[1])
+        except ValueError:
+            raise pages.bad_cursor() from None
+    records = await runtime.directory.list_keys(principal.tenant_id, limit=limit + 1, after=after)
+    page = records[:limit]
+    if len(records) > limit:
+        last = page[-1]
+        pages.link_next(
+            request, response, pages.encode_cursor(last.created_at.isoformat(), last.key_id)
+        )
+    return page
 
 
 @router.get("/keys/{key_id}")

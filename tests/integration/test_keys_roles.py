@@ -118,3 +118,33 @@ async def test_a_key_from_before_roles_is_an_admin_key_with_an_id(platform: Plat
     r = await cal.delete(f"/keys/{record['key_id']}", headers=admin)
     assert r.status_code == 200
     assert (await cal.get("/clients", headers=legacy)).status_code == 401
+
+
+async def test_keys_are_listed_a_page_at_a_time_newest_first(platform: Platform) -> None:
+    cal = platform.http["calendar"]
+    _, admin = await platform.new_agency("Many keys")
+    for n in range(6):  # with the agency's first key: 7 keys
+        r = await cal.post("/keys", json={"name": f"k{n}", "role": "editor"}, headers=admin)
+        assert r.status_code == 201, r.text
+    everything = (await cal.get("/keys", headers=admin)).json()
+    assert len(everything) == 7
+    seen: list[str] = []
+    cursor, pages_read = None, 0
+    while True:
+        params = {"limit": 3} | ({"cursor": cursor} if cursor else {})
+        r = await cal.get("/keys", params=params, headers=admin)
+        assert r.status_code == 200, r.text
+        seen += [k["key_id"] for k in r.json()]
+        pages_read += 1
+        cursor = r.headers.get("X-Next-Cursor")
+        if cursor is None:
+            break
+    # 3 + 3 + 1, each key once, in the order of the unpaged list (newest first)
+    assert pages_read == 3
+    assert seen == [k["key_id"] for k in everything]
+    created = [k["created_at"] for k in everything]
+    assert created == sorted(created, reverse=True)
+    r = await cal.get("/keys", params={"cursor": "bm90LWEtY3Vyc29y"}, headers=admin)
+    assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "cursor"]
+    r = await cal.get("/keys", params={"limit": 501}, headers=admin)
+    assert r.status_code == 422
