@@ -13,10 +13,11 @@ services as their own processes (`python -m services.<name>`) with the sandbox p
    model of what was sent (bench/chaos_model.py) and every consumer group's lag is 0, then
    reads again 5 s later for late duplicates.
 
-The end state is read from the stores and topics: observations in the metrics buckets, ledger
-entries and each budget's spent total, posts on the sandbox platform and their calendar status,
-and the events (`PostPublished` per post; every observation and spend line in exactly one
-`MetricsIngested`). Prints a table and writes `bench/results/chaos.json`; exits 1 when any
+The end state is read from the stores and topics: observations in the metrics buckets, the
+audit's fold of each (its seen-markers), ledger entries and each budget's spent total, posts on
+the sandbox platform and their calendar status, and the events (`PostPublished` per post;
+every observation and spend line in exactly one `MetricsIngested`). Prints a table and writes
+`bench/results/chaos.json`; exits 1 when any
 scenario lost or doubled anything.
 """
 

@@ -1,12 +1,13 @@
 """What `make chaos` compares: the effects a scenario sent (its model) against what the stack
 holds at the end, counted per effect kind.
 
-An effect is one observation stored by the metrics service, one ledger entry booked by the
-budget, one post published (on the platform, in the calendar and as one `PostPublished`), or one
-event's worth of content (each observation counted in exactly one `MetricsIngested`, each spend
-line in exactly one). For each kind the model holds the keys that must be there once; what was
-found is a count per key. `lost` are keys found 0 times, `duplicates` the extra copies of keys
-found more than once, `unexpected` keys that were never sent (a poison message stored, say).
+An effect is one observation stored by the metrics service, one observation folded into the
+audit's read model, one ledger entry booked by the budget, one post published (on the
+platform, in the calendar and as one `PostPublished`), or one event's worth of content (each
+observation counted in exactly one `MetricsIngested`, each spend line in exactly one). For each
+kind the model holds the keys that must be there once; what was found is a count per key.
+`lost` are keys found 0 times, `duplicates` the extra copies of keys found more than once,
+`unexpected` keys that were never sent (a poison message stored, say).
 """
 
 from __future__ import annotations
