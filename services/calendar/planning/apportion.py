@@ -35,14 +35,20 @@ def largest_remainder(
 
 def sainte_lague_sequence(counts: Sequence[int]) -> list[int]:
     """Indices of values in the order Sainte-Laguë's divisors (1, 3, 5, ...) give them seats,
-    each value appearing `counts[i]` times; ties go to the earlier value."""
+    each value appearing `counts[i]` times; ties go to the earlier value.
+
+    Quotients are compared as integers (a / b > c / d as a * d > c * b): exact like
+    `Fraction`, without building one per comparison (this ran a third of a 12-month
+    generation)."""
     given = [0] * len(counts)
     sequence: list[int] = []
     for _ in range(sum(counts)):
-        best = max(
-            (i for i in range(len(counts)) if given[i] < counts[i]),
-            key=lambda i: (Fraction(counts[i], 2 * given[i] + 1), -i),
-        )
+        best = -1
+        for i, count in enumerate(counts):
+            if given[i] < count and (
+                best < 0 or count * (2 * given[best] + 1) > counts[best] * (2 * given[i] + 1)
+            ):
+                best = i
         given[best] += 1
         sequence.append(best)
     return sequence

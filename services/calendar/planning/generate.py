@@ -181,7 +181,7 @@ def _dimensions(spec: StrategyIn) -> dict[str, dict[str, Fraction]]:
 
 
 def _apportioned(spec: StrategyIn, drafts: list[_Draft], start: date) -> list[_Draft]:
-    result = list(drafts)
+    chosen: dict[int, dict[str, str]] = defaultdict(dict)  # applied once per draft at the end
     blocks: dict[int, list[int]] = defaultdict(list)
     for i, d in enumerate(drafts):
         if d.kind is not SlotKind.REACTIVE:
@@ -195,7 +195,7 @@ def _apportioned(spec: StrategyIn, drafts: list[_Draft], start: date) -> list[_D
             fixed = {n: 0 for n in names}
             free = []
             for i in indices:
-                value = getattr(result[i], field)
+                value = getattr(drafts[i], field)
                 if value in fixed:
                     fixed[value] += 1
                 else:
@@ -207,10 +207,10 @@ def _apportioned(spec: StrategyIn, drafts: list[_Draft], start: date) -> list[_D
             turn = rank * len(free) // 3
             order = free[turn:] + free[:turn]
             for i, k in zip(order, apportion.sainte_lague_sequence(counts), strict=True):
-                result[i] = replace(result[i], **{field: names[k]})
+                chosen[i][field] = names[k]
             for n, count in zip(names, counts, strict=True):
                 carry[n] += ideal[n] - count - fixed[n]
-    return result
+    return [replace(d, **chosen[i]) if i in chosen else d for i, d in enumerate(drafts)]
 
 
 def _slot(strategy: Strategy, d: _Draft, zone: ZoneInfo) -> Slot:
