@@ -141,6 +141,18 @@ def _matches(doc: Mapping[str, Any], query: Mapping[str, Any]) -> bool:
     return all(doc.get(k) == v for k, v in query.items())
 
 
+def _series_head(doc: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The fields of a series filter that tell most series apart (a stored observation's or a
+    `series_filter`'s): candidates by these, then the whole filter."""
+    return (
+        doc.get("client_id"),
+        doc.get("platform"),
+        doc.get("entity_level"),
+        doc.get("entity_id"),
+        doc.get("window"),
+    )
+
+
 class MetricsRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.buckets = db[BUCKETS]
@@ -170,30 +182,44 @@ class MetricsRepository:
         self, tenant_id: str, client_id: str
     ) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
         """A client's observations by bucket, newest day first, as (day, documents)."""
-        query = {"tenant_id": tenant_id, "shard": shard_of(client_id)}
+        async for day, obs in self._shard_newest_first(tenant_id, shard_of(client_id)):
+            yield day, [d for d in obs if d["client_id"] == client_id]
+
+    async def _shard_newest_first(
+        self, tenant_id: str, shard: int
+    ) -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+        """A shard's observations by bucket, newest day first, as (day, documents)."""
+        query = {"tenant_id": tenant_id, "shard": shard}
         cursor = self.buckets.find(query, {"day": 1, "obs": 1}).sort("day", DESCENDING)
         async for bucket in cursor:
-            yield bucket["day"], [d for d in bucket["obs"] if d["client_id"] == client_id]
+            yield bucket["day"], bucket["obs"]
 
     async def latest_states(self, wanted: Mapping[str, dict[str, Any]]) -> dict[str, SeriesState]:
         """Latest stored reading of each series (key -> its filter, see `series_filter`);
         absent series are new. Used only when the in-memory cache misses: one newest-first
-        walk over each client's buckets, stopping at the first day that had every series."""
-        by_client: dict[tuple[str, str], dict[str, dict[str, Any]]] = defaultdict(dict)
+        walk over each shard's buckets (a shard's clients together: a client query reads its
+        whole shard anyway), stopping at the first day that had every series. A new series is
+        in no day, so its shard is read to the end: once per shard and batch, not per client."""
+        by_shard: dict[tuple[str, int], dict[tuple[Any, ...], list[tuple[str, dict[str, Any]]]]]
+        by_shard = defaultdict(lambda: defaultdict(list))
         for key, query in wanted.items():
-            by_client[(query["tenant_id"], query["client_id"])][key] = query
+            shard = (query["tenant_id"], shard_of(query["client_id"]))
+            by_shard[shard][_series_head(query)].append((key, query))
         gate = asyncio.Semaphore(LOOKUP_CONCURRENCY)
 
-        async def one(client: tuple[str, str], series: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        async def one(
+            shard: tuple[str, int], series: dict[tuple[Any, ...], list[tuple[str, dict[str, Any]]]]
+        ) -> dict[str, Any]:
             latest: dict[str, dict[str, Any]] = {}
+            count = sum(len(s) for s in series.values())
             async with gate:
                 current = None
-                async for day, docs in self._newest_first(*client):
-                    if day != current and len(latest) == len(series):
+                async for day, docs in self._shard_newest_first(*shard):
+                    if day != current and len(latest) == count:
                         break  # every series was seen on a later day
                     current = day
                     for doc in docs:
-                        for key, query in series.items():
+                        for key, query in series.get(_series_head(doc), ()):
                             seen = latest.get(key)
                             if (seen is None or doc["observed_at"] > seen["observed_at"]) and (
                                 _matches(doc, query)
@@ -202,7 +228,7 @@ class MetricsRepository:
             return latest
 
         states: dict[str, SeriesState] = {}
-        for found in await asyncio.gather(*(one(c, s) for c, s in by_client.items())):
+        for found in await asyncio.gather(*(one(s, q) for s, q in by_shard.items())):
             states |= {key: state_from_document(doc) for key, doc in found.items()}
         return states
 
