@@ -21,7 +21,12 @@ def create_app(settings: MetricsSettings | None = None) -> FastAPI:
     repo = MetricsRepository(runtime.db)
     goal_repo = GoalRepository(runtime.db)
     tracker = GoalTracker(runtime, goal_repo)
-    ingestion = Ingestion(runtime=runtime, repo=repo, tracker=tracker)
+    ingestion = Ingestion(
+        runtime=runtime,
+        repo=repo,
+        tracker=tracker,
+        latency_budget_s=settings.ingest_latency_budget_ms / 1000,
+    )
 
     async def start_goal_tracker() -> None:
         runtime.background.append(asyncio.create_task(tracker.run(), name="goal-tracker"))

@@ -65,15 +65,105 @@ STORE_ATTEMPTS = 5  # a bucket collision means another consumer stored some reco
 YIELD_EVERY = 50  # CPU-bound steps let the event loop run the write in flight this often
 
 
-def chunk_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
-    """Where a batch of n records is cut: chunks of `chunk`, but a quarter-size first and last
-    one, so the database starts early and the consumer waits little for the last write."""
-    small = max(1, chunk // 4)
-    if n <= chunk:
-        return [(0, n)] if n else []
-    cuts = [0, small, *range(small + chunk, n - small, chunk), n - small, n]
-    cuts = sorted(set(cuts))
+def even_bounds(n: int, chunk: int) -> list[tuple[int, int]]:
+    """n records cut into ceil(n / chunk) contiguous chunks of (nearly) equal size."""
+    if n <= 0:
+        return []
+    parts = -(-n // max(1, chunk))
+    cuts = [n * i // parts for i in range(parts + 1)]
     return list(itertools.pairwise(cuts))
+
+
+class ChunkPlanner:
+    """Chunk sizes of a consumed batch from what chunks measurably cost, within a latency
+    budget (`METRICS_INGEST_LATENCY_BUDGET_MS`).
+
+    Chunks are pipelined: chunk k+1 is decoded and prepared (this process's CPU, `p` seconds
+    per record) while chunk k is written (the database: `a` seconds per transaction plus `b`
+    per record, fitted to the chunks written lately). A batch of n records cut into chunks of c
+    is stored after about P(c) + (k-1) max(P(c), W(c)) + W(c), k = ceil(n / c). The planner
+    takes the c that stores the batch soonest, preferring larger chunks (fewer transactions) on
+    near ties that still meet the budget. So a light load (few records per batch: the arrival
+    rate times the previous batch's time) is written at once or in a few chunks whose writes
+    overlap the next chunk's preparation, as soon as it arrived; a backlog that cannot be
+    stored within the budget anyway gets chunks up to `max_chunk`, which amortize the
+    transaction's fixed cost. The same build adapts to a slow or a fast machine because the
+    costs are measured, not assumed.
+    """
+
+    SMOOTHING = 0.2  # weight of the newest chunk in the running estimates
+    NEAR = 1.1  # a larger chunk within 10 % of the fastest plan wins
+    NEAR_BACKLOG = 1.25  # ... within 25 % when the budget cannot be met anyway
+
+    def __init__(self, *, budget_s: float, min_chunk: int = 50, max_chunk: int = 2500) -> None:
+        self.budget_s = budget_s
+        self.min_chunk = max(1, min_chunk)
+        self.max_chunk = max(self.min_chunk, max_chunk)
+        # priors, replaced by measurements after a few chunks
+        self.prepare_s = 0.0005  # decode + prepare, per record
+        self.write_fixed_s = 0.03
+        self.write_s = 0.0002  # per record
+        # running means of chunk size c, write seconds w, c*c and c*w (least squares of w on c)
+        self._c = self._w = self._cc = self._cw = 0.0
+        self._writes = self._prepares = 0
+
+    def prepared(self, records: int, seconds: float) -> None:
+        if records > 0:
+            k = self.SMOOTHING if self._prepares else 1.0
+            self._prepares += 1
+            self.prepare_s += k * (seconds / records - self.prepare_s)
+
+    def written(self, records: int, seconds: float) -> None:
+        """A chunk's own write time (not the wait for the chunk before it to commit)."""
+        if records <= 0:
+            return
+        k = self.SMOOTHING if self._writes else 1.0
+        self._writes += 1
+        c, w = float(records), seconds
+        self._c += k * (c - self._c)
+        self._w += k * (w - self._w)
+        self._cc += k * (c * c - self._cc)
+        self._cw += k * (c * w - self._cw)
+        var = self._cc - self._c * self._c
+        if var > (0.1 * self._c) ** 2:  # sizes varied enough to tell fixed from per-record
+            slope = (self._cw - self._c * self._w) / var
+            self.write_s = max(0.0, slope)
+        fixed = self._w - self.write_s * self._c
+        if fixed < 0:  # noise: all of it per record
+            fixed, self.write_s = 0.0, self._w / self._c
+        self.write_fixed_s = fixed
+
+    def finish_s(self, n: int, chunk: int) -> float:
+        """Estimated time until a batch of n records cut in chunks of `chunk` is committed."""
+        k = -(-n // chunk)
+        c = -(-n // k)
+        prepare = self.prepare_s * c
+        write = self.write_fixed_s + self.write_s * c
+        return prepare + (k - 1) * max(prepare, write) + write
+
+    def chunk_size(self, n: int) -> int:
+        """The chunk size that stores n records soonest; on near ties the larger one (fewer
+        transactions: less work for the database), nearer still when the batch is a backlog
+        that cannot be stored within the budget anyway (throughput first)."""
+        if n <= self.min_chunk:
+            return max(1, n)
+        top = min(n, self.max_chunk)
+        sizes = []
+        c = float(self.min_chunk)
+        while c < top:
+            sizes.append(int(c))
+            c *= 1.25
+        sizes.append(top)
+        finish = {c: self.finish_s(n, c) for c in sizes}
+        best = min(finish.values())
+        if best <= self.budget_s:
+            limit = min(best * self.NEAR, self.budget_s)
+        else:
+            limit = best * self.NEAR_BACKLOG
+        return max(c for c in sizes if finish[c] <= limit)
+
+    def bounds(self, n: int) -> list[tuple[int, int]]:
+        return even_bounds(n, self.chunk_size(n))
 
 
 def origin(record: ConsumerRecord[Any, Any] | None, event: AnalyticsObserved) -> Origin:
@@ -106,8 +196,10 @@ class Ingestion:
         series_cache_size: int = 200_000,
         post_cache_size: int = 100_000,
         stored_ids_cache_size: int = 50_000,
+        latency_budget_s: float = 0.1,
     ) -> None:
         self.runtime = runtime
+        self.planner = ChunkPlanner(budget_s=latency_budget_s)
         self.repo = repo
         self.facts = PostFacts(repo.posts.database)
         self.tracker = tracker
@@ -160,22 +252,26 @@ class Ingestion:
         records: Sequence[ConsumerRecord[Any, Any]],
         decode: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[Batch]],
         *,
-        chunk: int = 2500,
+        chunk: int | None = None,
     ) -> int:
         """Ingest a consumed batch chunk by chunk, pipelined: chunk k+1 is decoded and prepared
         while chunk k is being written, so this process's CPU work overlaps the database's.
         Chunks commit in order. Preparing assumes the previous chunk commits; any failure drops
-        the caches, so the retried batch is prepared from what is really stored."""
-        parts = chunk_bounds(len(records), chunk)
+        the caches, so the retried batch is prepared from what is really stored. Chunk sizes
+        come from the planner (measured costs, latency budget), or are `chunk` when given."""
+        n = len(records)
+        parts = even_bounds(n, chunk) if chunk else self.planner.bounds(n)
         chunks: list[Batch] = []
         writing: list[asyncio.Task[int]] = []  # in order; the newest commits after the others
         written = stored = 0
         try:
             for start, end in parts:
+                began = time.perf_counter()
                 with DECODE_SECONDS.time():
                     chunks.append(await decode(records[start:end]))
                 with PREPARE_SECONDS.time():
                     prepared = await self._prepare(chunks[-1])
+                self.planner.prepared(end - start, time.perf_counter() - began)
                 after = writing[-1] if writing else None
                 writing.append(asyncio.create_task(self._write(prepared, after=after)))
                 await asyncio.sleep(0)  # let it send its insert
@@ -329,13 +425,18 @@ class Ingestion:
             runtime = self.runtime
             try:
                 with WRITE_SECONDS.time():
+                    began = time.perf_counter()
                     async with mongo.transaction(runtime.mongo) as session:
                         await self.repo.insert(prepared.buckets, session=session)
                         await runtime.outbox.stage(
                             session, runtime.topics(topics.METRICS_INGESTED), *prepared.ingested
                         )
+                        waited = time.perf_counter()
                         if after is not None:
                             await after  # raises if it failed: then this one rolls back
+                        waited = time.perf_counter() - waited
+                    # its own time, not the wait for the chunk before it to commit
+                    self.planner.written(len(fresh), time.perf_counter() - began - waited)
             except BaseException:
                 self._forget()
                 raise

@@ -14,6 +14,15 @@ class MetricsSettings(ServiceSettings):
     service_name: str = "metrics"
     port: int = Field(default=8102, ge=1, le=65535)
     batch_max_records: int = Field(default=10000, ge=1, le=20000)
+    ingest_latency_budget_ms: int = Field(
+        default=100,
+        ge=10,
+        le=60_000,
+        description="Publish -> stored time the ingestion aims for: while a consumed batch can "
+        "be stored within it, it is cut into chunks small enough to be written as soon as they "
+        "arrived (from the measured preparation and write costs); a larger backlog gets larger "
+        "chunks, for throughput.",
+    )
     max_open_goals_per_client: int = Field(
         default=DEFAULT_MAX_OPEN_GOALS_PER_CLIENT,
         ge=1,

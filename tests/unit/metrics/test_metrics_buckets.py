@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from services.metrics.pipeline import chunk_bounds
+from services.metrics.pipeline import ChunkPlanner, even_bounds
 from services.metrics.repository import LOCAL, SHARDS, bucket_documents, indexed_stages, shard_of
 
 
@@ -77,13 +77,45 @@ def test_an_unscoped_query_is_refused() -> None:
         indexed_stages({"client_id": "c1"})
 
 
-@pytest.mark.parametrize("n", [1, 2500, 2501, 3000, 5000, 7777, 10_000])
-def test_a_batch_is_cut_into_contiguous_chunks_with_small_first_and_last_ones(n: int) -> None:
-    bounds = chunk_bounds(n, 2500)
+@pytest.mark.parametrize("n", [1, 49, 50, 51, 2500, 2501, 3000, 5000, 7777, 10_000])
+@pytest.mark.parametrize("chunk", [1, 16, 300, 2500])
+def test_a_batch_is_cut_into_contiguous_chunks_of_nearly_equal_size(n: int, chunk: int) -> None:
+    bounds = even_bounds(n, chunk)
     assert bounds[0][0] == 0
     assert bounds[-1][1] == n
     assert all(a[1] == b[0] for a, b in itertools.pairwise(bounds))
-    assert all(0 < end - start <= 2500 for start, end in bounds)
-    if n > 2500:
-        assert bounds[0] == (0, 625)
-        assert bounds[-1][1] - bounds[-1][0] == 625
+    assert all(0 < end - start <= chunk for start, end in bounds)
+    assert len(bounds) == -(-n // chunk)
+
+
+def planner(prepare_s: float, fixed_s: float, per_record_s: float) -> ChunkPlanner:
+    plan = ChunkPlanner(budget_s=0.1)
+    for n in (100, 400, 1600, 100, 400, 1600):  # writes of several sizes: a + b * n
+        plan.written(n, fixed_s + per_record_s * n)
+        plan.prepared(n, prepare_s * n)
+    return plan
+
+
+def test_the_planner_fits_the_write_cost_from_chunks_of_several_sizes() -> None:
+    plan = planner(0.0001, 0.02, 0.00005)
+    assert plan.write_fixed_s == pytest.approx(0.02, rel=0.05)
+    assert plan.write_s == pytest.approx(0.00005, rel=0.05)
+    assert plan.prepare_s == pytest.approx(0.0001, rel=0.05)
+
+
+def test_a_light_load_is_written_in_chunks_that_fit_the_budget() -> None:
+    plan = planner(0.0002, 0.01, 0.00005)
+    assert plan.bounds(40) == [(0, 40)]  # few records: at once
+    # 400 records at once take 0.08 + 0.01 + 0.02 s, over the budget; in two chunks the first
+    # one's write overlaps the second's preparation
+    assert plan.finish_s(400, 400) > 0.1
+    size = plan.chunk_size(400)
+    assert size < 400
+    assert plan.finish_s(400, size) <= 0.1
+
+
+def test_a_backlog_gets_large_chunks_that_amortize_the_transaction() -> None:
+    plan = planner(0.00005, 0.1, 0.0001)  # the database's fixed cost dominates
+    assert plan.chunk_size(10_000) == plan.max_chunk
+    slow = planner(0.001, 0.05, 0.0006)  # a slow machine: far from the budget anyway
+    assert slow.chunk_size(10_000) > 1000
