@@ -1,6 +1,7 @@
 """Several calendar processes dispatch together (real subprocesses: `python -m services.calendar`
 against the real broker and database, publishing to the sandbox platform in its own process):
-2,000 due posts (SOCIALOPS_TEST_PUBLISH_POSTS; the 20,000 peak is `make bench-calendar`'s),
+2,000 due posts (SOCIALOPS_TEST_PUBLISH_POSTS=5000 for issue 9's figure; the 20,000 peak is
+`make bench-calendar`'s),
 each published exactly once on the sandbox (its idempotency log), once each on Kafka; and the
 same with one process SIGKILLed mid-dispatch: its claims are taken over after their lease,
 still nothing posted twice. The waits follow progress (a slow machine passes, a stall fails)."""
@@ -30,8 +31,13 @@ from shared.auth import AgencyDirectory
 from tests.integration.conftest import Infra, delete_topics, eventually, while_progressing
 from tests.integration.test_publishing_lifecycle import free_port, start_sandbox
 
+# issue 9 asks for 5,000 posts: SOCIALOPS_TEST_PUBLISH_POSTS=5000 passes, but took 718 s here
+# (2026-11-29, 2 cores shared with two other engineers' benchmarks, load 5-6), far over a CI
+# test's few minutes, so CI keeps 2,000 (50 s on a quiet machine)
 POSTS = int(os.environ.get("SOCIALOPS_TEST_PUBLISH_POSTS", "2000"))
 LEASE_S = 10.0
+STALL_S = 60.0  # reading the lifecycle topic fails only after this long with no new event
+EVENTS_CAP_S = 900.0  # ... or after this long in all
 pytestmark = pytest.mark.timeout(1800)  # the waits below fail first, on a stall
 
 
@@ -163,8 +169,16 @@ async def published_count(fleet: Fleet) -> int:
         await client.close()
 
 
-async def lifecycle_events(fleet: Fleet, ids: list[str]) -> list[dict[str, Any]]:
-    """The lifecycle topic from the start, read until every post's `PostPublished` is in."""
+async def lifecycle_events(
+    fleet: Fleet, ids: list[str], *, stall: float = STALL_S, cap: float = EVENTS_CAP_S
+) -> list[dict[str, Any]]:
+    """The lifecycle topic from the start, read until every post's `PostPublished` is in.
+
+    The read follows progress, like the waits above: the outbox relays the events after the
+    posts are published in the database, so with thousands of posts the last ones reach
+    Kafka a while later (at 5,000 posts a fixed 60 s read missed ~500). It keeps reading while
+    events still arrive and stops only after `stall` seconds without a new one (or at `cap`
+    in all); the asserts of the caller then show what is missing."""
     consumer = AIOKafkaConsumer(
         fleet.prefix + topics.POST_LIFECYCLE,
         bootstrap_servers=fleet.infra.bootstrap,
@@ -176,12 +190,14 @@ async def lifecycle_events(fleet: Fleet, ids: list[str]) -> list[dict[str, Any]]
     events: list[dict[str, Any]] = []
     waiting = set(ids)
     try:
-        deadline = time.monotonic() + 60
-        while waiting and time.monotonic() < deadline:
+        start = time.monotonic()
+        moved = start
+        while waiting and time.monotonic() - moved < stall and time.monotonic() - start < cap:
             for part in (await consumer.getmany(timeout_ms=300)).values():
                 for record in part:
                     event = json.loads(record.value)
                     events.append(event)
+                    moved = time.monotonic()
                     if event["event_type"] == "PostPublished":
                         waiting.discard(event["post_id"])
         # and a little longer: a duplicate would come right after
