@@ -138,20 +138,20 @@ class PlanningRepository:
         on the next. Any other field (a platform filter, a `$in` of clients) or operator (the
         `$or` of a page's position) made it read every slot of the tenant or of the collection
         (a 20-client `$in` over a week: 15.9 s at 100 clients, against ~2 ms per client here).
-        The filters and the position are applied here instead: a client's month is at most a
-        few hundred slots."""
+        The filters, the order and the position are applied here instead: a client's week
+        or month is at most a few hundred slots, and sorting them here is cheaper than asking
+        (the database sorts every match in memory and re-checks the sort paths: 14 % of the
+        read, 26 reads of a week 153 -> 132 ms on a loaded machine)."""
         window = {"$gte": max(start, after[0]) if after else start, "$lt": end}
         query = {"tenant_id": tenant_id, "client_id": client_id, "local": window}
-        cursor = self.slots.find(query).sort([("local", ASCENDING), ("_id", ASCENDING)])
-        if filters or after:
-            docs = [
-                d
-                for d in await cursor.to_list(None)
-                if all(d.get(k) == v for k, v in filters.items())
-                and (after is None or (d["local"], d["_id"]) > after)
-            ][:limit]
-        else:
-            docs = await cursor.limit(limit).to_list(None)
+        found = await self.slots.find(query).to_list(None)
+        found.sort(key=lambda d: (d["local"], d["_id"]))
+        docs = [
+            d
+            for d in found
+            if all(d.get(k) == v for k, v in filters.items())
+            and (after is None or (d["local"], d["_id"]) > after)
+        ][:limit]
         return [Slot.model_validate(d) for d in docs]
 
     async def roster(self, tenant_id: str) -> list[str]:
