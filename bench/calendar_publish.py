@@ -241,7 +241,7 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
         results["storing_s"] = await store(db, agency.tenant_id, args.stored, 0)
         pid = stack._spawn(profile, "calendar", [sys.executable, "-m", "services.calendar"], env)
         ready = await service.wait_ready(
-            f"http://127.0.0.1:{PORT}", lambda: stack._alive(pid), limit_s=240
+            f"http://127.0.0.1:{PORT}", lambda: stack._alive(pid), limit_s=900
         )
         if not ready:
             raise RuntimeError("the calendar service did not get ready")
