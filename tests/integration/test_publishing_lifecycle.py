@@ -112,8 +112,10 @@ async def posts(
 async def test_retried_to_success_and_a_4xx_fails_with_its_reason(
     sandbox: str, platform: Platform
 ) -> None:
-    async with httpx.AsyncClient() as http:  # 4 a second per account, 30% server errors
-        await http.post(f"{sandbox}/_config", json={"rate_per_s": 4, "burst": 4, "fail_rate": 0.3})
+    # 2 a second per account (12 posts at once pass it even on a slow machine: at 4 a second
+    # a loaded one sent them slower and saw no 429), 30% server errors
+    async with httpx.AsyncClient() as http:
+        await http.post(f"{sandbox}/_config", json={"rate_per_s": 2, "burst": 2, "fail_rate": 0.3})
     _, headers, client_id = await new_client(platform)
     ok = [
         await schedule(platform, headers, client_id, platform="instagram",
@@ -135,9 +137,12 @@ async def test_retried_to_success_and_a_4xx_fails_with_its_reason(
     [failed] = await posts(platform, headers, client_id, "failed")
     assert failed["post_id"] == too_long["post_id"]
     assert failed["last_error"] == "422: caption is 300 characters; x allows 280"
-    assert failed["attempts"] == 1  # permanent: never retried
-
+    # permanent: never retried after the 422 (the sandbox injects its 503s and 429s before
+    # it checks the caption, so the attempts before it may have been refused transiently)
     log = await sandbox_log(sandbox)
+    too_long_attempts = log["keys"][too_long["post_id"]]["requests"]
+    assert failed["attempts"] == too_long_attempts
+
     for post_id, post in published.items():
         assert log["keys"][post_id]["created"] == 1
         assert log["keys"][post_id]["accepted"] == 1  # one publisher, one success
@@ -148,7 +153,7 @@ async def test_retried_to_success_and_a_4xx_fails_with_its_reason(
     for post_id, post in published.items():
         assert post["attempts"] == log["keys"][post_id]["requests"]
 
-    retries = sum(p["attempts"] - 1 for p in published.values())
+    retries = sum(p["attempts"] - 1 for p in published.values()) + too_long_attempts - 1
     events = await lifecycle(platform, expect=13 + 12 + 1 + retries)
     kinds = Counter((e["event_type"], e["post_id"]) for e in events)
     for post_id in published:
@@ -156,9 +161,11 @@ async def test_retried_to_success_and_a_4xx_fails_with_its_reason(
         assert kinds[("PostPublished", post_id)] == 1
         assert kinds[("PostFailed", post_id)] == published[post_id]["attempts"] - 1
     assert kinds[("PostDue", too_long["post_id"])] == 1
-    assert kinds[("PostFailed", too_long["post_id"])] == 1
+    assert kinds[("PostFailed", too_long["post_id"])] == too_long_attempts
     final = [e for e in events if e["event_type"] == "PostFailed" and e["permanent"]]
-    assert [(e["post_id"], e["attempts"]) for e in final] == [(too_long["post_id"], 1)]
+    assert [(e["post_id"], e["attempts"]) for e in final] == [
+        (too_long["post_id"], too_long_attempts)
+    ]
     assert "x allows 280" in final[0]["reason"]
     out = next(e for e in events if e["event_type"] == "PostPublished")
     assert out["platform_post_id"] == published[out["post_id"]]["platform_post_id"]
