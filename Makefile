@@ -50,7 +50,7 @@ bench-ingest: install ## ingestion benchmark: prints a table, writes bench/resul
 	@$(PY) -m bench.ingest
 
 bench-calendar: install ## calendar benchmark: views at ~1M slots, 12-month generation, publishing (due lag, 20k at one instant vs naive); writes bench/results/calendar.json
-	@$(PY) -m bench.calendar_views
+	@$(PY) -m bench.calendar_views $(VIEWS_ARGS)
 	@$(PY) -m bench.calendar_publish $(PUBLISH_ARGS)
 
 clean: down

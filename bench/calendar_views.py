@@ -47,7 +47,7 @@ from shared.auth import AgencyDirectory
 from shared.envelope import derived_event_id
 
 RESULTS = stack.REPO / "bench" / "results" / "calendar.json"
-PORT = 18111
+PORT = int(os.environ.get("SOCIALOPS_BENCH_CALENDAR_PORT", "18111"))
 ZONE = "Europe/Berlin"
 YEAR = 2027
 TARGETS = {"month_view_p95_ms": 50, "agency_week_view_p95_ms": 100, "generate_12_months_ms": 500}
@@ -288,10 +288,16 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
         await client.admin.command("fsync")
         seeded["checkpoint_seconds"] = round(time.perf_counter() - flushed, 1)
         console.rule("measuring")
+        passes = []
         async with httpx.AsyncClient(base_url=base, timeout=60, headers={"X-API-Key": key}) as http:
-            views = await measure_views(http, args.clients, random.Random(8))  # noqa: S311 - sampling, not secrets
-            generation = await measure_generation(http)
-        return {"seeded": seeded, **views, **generation}
+            for n in range(args.repeat):
+                if args.repeat > 1:
+                    console.rule(f"pass {n + 1} of {args.repeat}")
+                views = await measure_views(http, args.clients, random.Random(8 + n))  # noqa: S311 - sampling, not secrets
+                passes.append({**views, **await measure_generation(http)})
+        # the figures judged are each target's worst pass; every pass is kept
+        worst = {k: max(p[k] for p in passes) for k in TARGETS}
+        return {"seeded": seeded, **passes[-1], **worst, "passes": passes}
     finally:
         stack._stop(profile, "calendar")
         if drop:  # a stack this run started is deleted whole instead (dropping takes minutes)
@@ -301,8 +307,12 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
 
 
 def print_table(r: dict[str, Any]) -> None:
+    if len(r["passes"]) > 1:
+        for n, one in enumerate(r["passes"], 1):
+            print_figures(f"pass {n} of {len(r['passes'])}", ceiling_rows(one, TARGETS))
     print_figures(
-        f"calendar at {r['seeded']['slots']:,} slots and "
+        ("worst pass: " if len(r["passes"]) > 1 else "")
+        + f"calendar at {r['seeded']['slots']:,} slots and "
         f"{r['seeded']['posts']:,} posts, {r['seeded']['clients']:,} clients",
         [*ceiling_rows(r, TARGETS), ("seeding", f"{r['seeded']['seconds']} s", "", None)],
     )
@@ -311,6 +321,13 @@ def print_table(r: dict[str, Any]) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--clients", type=int, default=1000)
+    p.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="measure N times on the one seeded store (seeding 1M slots takes 10-25 min); "
+        "the figures judged are each target's worst pass",
+    )
     p.add_argument("--output", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     profile = bench_profile()
