@@ -41,6 +41,8 @@ from bench.ingest import bench_profile
 from bench.report import ceiling_rows, console, print_figures, run_info, write_results
 from deploy.local import stack
 from services.calendar.planning.generate import generate
+from services.calendar.planning.models import new_slot_id
+from services.calendar.planning.repository import WEEKS, week_documents
 from services.calendar.strategy.models import Strategy, StrategyIn
 from shared import mongo
 from shared.auth import AgencyDirectory
@@ -106,8 +108,9 @@ def documents(
     out_slots, posts = [], []
     now = datetime.now(UTC)
     for i, base in enumerate(slots):
-        slot_id = "sl-" + derived_event_id("bench", client_id, i)
-        doc = base | {"_id": slot_id, "slot_id": slot_id, "client_id": client_id}
+        name = derived_event_id("bench", client_id, i)
+        slot_id = new_slot_id(date.fromisoformat(base["local_date"]), name)
+        doc = base | {"slot_id": slot_id, "client_id": client_id}
         if i % 2 == 0 and doc["status"] == "open":
             post_id = f"po-{client_id[3:]}-{i}"
             doc |= {"post_id": post_id, "status": "scheduled"}
@@ -156,27 +159,30 @@ async def seed(db: Any, tenant_id: str, clients: int) -> dict[str, Any]:
             for n, c in enumerate(client_ids)
         ]
     )
-    totals = {"slots": 0, "posts": 0}
+    totals = {WEEKS: 0, "posts": 0}
     queue: asyncio.Queue[tuple[str, list[dict[str, Any]]] | None] = asyncio.Queue(maxsize=8)
 
     async def writer() -> None:
         while (item := await queue.get()) is not None:
             collection, docs = item
             await db[collection].insert_many(docs, ordered=False)
-            totals[collection] += len(docs)
+            totals[collection] += (
+                len(docs) if collection == "posts" else sum(len(d["slots"]) for d in docs)
+            )
 
     writers = [asyncio.create_task(writer()) for _ in range(3)]
     for n, client_id in enumerate(client_ids):
         slots, posts = documents(tenant_id, client_id, slots_template)
-        await queue.put(("slots", slots))
+        await queue.put((WEEKS, week_documents(slots)))
         await queue.put(("posts", posts))
         if n % 100 == 99:
-            console.print(f"  stored {n + 1} clients ({totals['slots']:,} slots so far)")
+            console.print(f"  stored {n + 1} clients ({totals[WEEKS]:,} slots so far)")
     for _ in writers:
         await queue.put(None)
     await asyncio.gather(*writers)
     return {
-        **totals,
+        "slots": totals[WEEKS],
+        "posts": totals["posts"],
         "clients": clients,
         "seconds": round(time.perf_counter() - started, 1),
         "slots_per_client": len(slots_template),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Iterable, Mapping
 
 from fastapi import FastAPI
@@ -14,7 +15,7 @@ from services.calendar.adherence.wiring import Adherence
 from services.calendar.planning import api as planning_api
 from services.calendar.planning import buffer_api, exchange_api, feeds_api, posts_api
 from services.calendar.planning.repository import INDEXES as PLANNING_INDEXES
-from services.calendar.planning.repository import PlanningRepository
+from services.calendar.planning.repository import PlanningRepository, migrate_slot_documents
 from services.calendar.publishing import api as publishing_api
 from services.calendar.publishing.connectors.registry import Connectors
 from services.calendar.publishing.dispatcher import Dispatcher
@@ -28,6 +29,8 @@ from services.calendar.strategy.repository import StrategyRepository
 from services.calendar.webhooks.wiring import INDEXES as WEBHOOK_INDEXES
 from services.calendar.webhooks.wiring import Webhooks
 from shared.runtime import Runtime, create_http_app
+
+log = logging.getLogger("socialops.calendar")
 
 
 def create_app(settings: CalendarSettings | None = None) -> FastAPI:
@@ -46,6 +49,12 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             dispatcher = Dispatcher(settings, publishing, Connectors(settings, publishing))
             app.state.dispatcher = dispatcher
             runtime.background.append(asyncio.create_task(dispatcher.run(), name="dispatcher"))
+
+    async def migrate_slots() -> None:
+        """Slots stored one document each (before week documents) move into their weeks."""
+        moved = await migrate_slot_documents(runtime.db)
+        if moved:
+            log.info("moved %d slots into week documents", moved)
 
     app = create_http_app(
         runtime,
@@ -75,7 +84,7 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             ADHERENCE_INDEXES,
             activity.INDEXES,
         ),
-        on_startup=[start_dispatcher, webhooks.start, adherence.start],
+        on_startup=[migrate_slots, start_dispatcher, webhooks.start, adherence.start],
     )
     app.state.repo = repo
     app.state.strategies = StrategyRepository(runtime.db)

@@ -1,7 +1,7 @@
-"""The agency view reads clients a few at a time, one indexed range each; every page size gives
+"""The agency view reads a range of clients' week documents at a time; every page size gives
 the same slots in (client, local time, id) order, each once, against the order worked out here
-from the slots inserted (real database); with filters and pages, every read is planned on the
-slots index."""
+from the slots inserted (real database); with filters and pages, every read is planned on an
+index of the week documents."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pymongo import AsyncMongoClient, monitoring
 
-from services.calendar.planning.repository import PlanningRepository
+from services.calendar.planning.repository import WEEKS, PlanningRepository, week_documents
 from tests.integration.conftest import Platform
 
 
@@ -50,7 +50,7 @@ async def test_agency_week_pages_cover_every_client_in_order(
         docs.append(_slot("A", client, 99, 20, 9))  # next week: never in this view
         docs.append(_slot("B", client, 0, 12, 9))  # another agency's client of the same id
     db = platform.db("calendar")
-    await db.slots.insert_many(docs)
+    await db[WEEKS].insert_many(week_documents(docs))
     for c in range(60):
         await db.clients.insert_one({"_id": f"c{c:03d}", "tenant_id": "A"})
     repo = PlanningRepository(db)
@@ -74,13 +74,13 @@ async def test_agency_week_pages_cover_every_client_in_order(
 
 
 class _Finds(monitoring.CommandListener):
-    """The filters of the `find`s sent on the slots collection."""
+    """The filters of the `find`s sent on the week documents' collection."""
 
     def __init__(self) -> None:
         self.filters: list[dict[str, Any]] = []
 
     def started(self, event: monitoring.CommandStartedEvent) -> None:
-        if event.command_name == "find" and event.command["find"] == "slots":
+        if event.command_name == "find" and event.command["find"] == WEEKS:
             self.filters.append(event.command["filter"])
 
     def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
@@ -103,9 +103,9 @@ async def test_slot_reads_are_planned_on_the_index_with_filters_and_pages(
     platform: Platform,
 ) -> None:
     """Filters (platform, status) and a page's position are applied after an indexed range:
-    SecantusDB plans only (tenant, client, local range) on the slots index; a `$in` of
-    clients, another field or the `$or` of a position made it read the tenant's (or the
-    collection's) slots. Every read is explained against the service's own index."""
+    SecantusDB plans only equalities on an index's leading fields and one range on the next; a
+    `$in` of clients, another field or the `$or` of a position made it read the tenant's (or
+    the collection's) documents. Every read is explained against the service's own indexes."""
     docs = []
     for c in range(12):
         for n in range(10):
@@ -114,7 +114,7 @@ async def test_slot_reads_are_planned_on_the_index_with_filters_and_pages(
             doc["status"] = "scheduled" if n % 2 else "open"
             docs.append(doc)
     db = platform.db("calendar")  # the calendar app created its indexes in it
-    await db.slots.insert_many(docs)
+    await db[WEEKS].insert_many(week_documents(docs))
     await db.clients.insert_many([{"_id": f"c{c:03d}", "tenant_id": "A"} for c in range(12)])
     finds = _Finds()
     watched: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(
@@ -154,7 +154,7 @@ async def test_slot_reads_are_planned_on_the_index_with_filters_and_pages(
         )  # fmt: skip
         assert finds.filters
         for spec in finds.filters:
-            explained = await db.command("explain", {"find": "slots", "filter": spec})
+            explained = await db.command("explain", {"find": WEEKS, "filter": spec})
             stages = _stages(explained["queryPlanner"]["winningPlan"])
             assert "IXSCAN" in stages, (spec, stages)
     finally:

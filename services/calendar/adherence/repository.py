@@ -15,6 +15,7 @@ from pymongo.errors import DuplicateKeyError
 
 from services.calendar.adherence.score import Planned
 from services.calendar.planning.models import SlotKind
+from services.calendar.planning.repository import WEEKS, client_slots
 from shared.events import PostPublished
 
 PUBLISHED = "adherence_published"
@@ -36,7 +37,7 @@ class AdherenceRepository:
     def __init__(self, db: AsyncDatabase[Any]) -> None:
         self.published = db[PUBLISHED]
         self.states = db[STATES]
-        self.slots = db["slots"]
+        self.weeks = db[WEEKS]
         self.clients = db["clients"]
         self.sweeps = db[SWEEPS]
 
@@ -81,9 +82,7 @@ class AdherenceRepository:
     ) -> list[Planned]:
         """The client's slots of local dates [start, end) (the planning index); those after
         `now` are upcoming."""
-        query = {"tenant_id": tenant_id, "client_id": client_id,
-                 "local": {"$gte": start, "$lt": end}}  # fmt: skip
-        cursor = self.slots.find(query, {"platform": 1, "local_date": 1, "kind": 1, "at": 1})
+        found = await client_slots(self.weeks, tenant_id, client_id, start, end)
         return [
             Planned(
                 d["platform"],
@@ -91,7 +90,7 @@ class AdherenceRepository:
                 d.get("kind") == SlotKind.REACTIVE,
                 d["at"] > now,
             )
-            for d in await cursor.to_list(MAX_SLOTS)
+            for d in found[:MAX_SLOTS]
         ]
 
     async def published_between(

@@ -18,7 +18,7 @@ from services.calendar.models import PostStatus
 from services.calendar.planning import csv_io
 from services.calendar.planning.api import Planning, post_for
 from services.calendar.planning.csv_io import SlotRow
-from services.calendar.planning.models import FillIn, Slot, SlotKind, SlotState
+from services.calendar.planning.models import FillIn, Slot, SlotKind, SlotState, new_slot_id
 from services.calendar.planning.repository import PlanningRepository
 from services.calendar.planning.zones import place
 from services.calendar.strategy.api import Strategies
@@ -129,9 +129,10 @@ async def _apply(
         assert row.platform is not None and row.local is not None  # checked by csv_io
         placed = place(row.local.replace(tzinfo=None), ZoneInfo(zone))
         wall = placed.local.replace(tzinfo=None)
-        slot_id = "sl-" + derived_event_id(
+        name = derived_event_id(
             "manual", tenant_id, client_id, row.platform.value, row.local.isoformat()
         )
+        slot_id = new_slot_id(wall.date(), name)
         slot = await planning.get_slot(tenant_id, client_id, slot_id, session=session)
         if slot is None:
             slot = Slot(
@@ -156,9 +157,7 @@ async def _apply(
                 edited=True,
                 status=SlotState.OPEN,
             )
-            await planning.slots.insert_one(
-                {"_id": slot.slot_id, **slot.model_dump()}, session=session
-            )
+            await planning.add_slot(slot, session=session)
             counts["created"] += 1
     changes = {
         f: getattr(row, f)

@@ -57,7 +57,7 @@ async def create_feed(
         "tenant_id": agency.tenant_id,
         **feed.model_dump(),
     }
-    await planning.slots.database["feeds"].insert_one(doc)
+    await planning.feeds.insert_one(doc)
     return NewFeed(**feed.model_dump(), token=token, url=f"{FEED_PREFIX}{token}.ics")
 
 
@@ -66,9 +66,7 @@ async def list_feeds(
     client_id: str, agency: CurrentAgency, clients: Clients, planning: Planning
 ) -> list[Feed]:
     await client_or_404(clients, agency.tenant_id, client_id)
-    cursor = planning.slots.database["feeds"].find(
-        {"tenant_id": agency.tenant_id, "client_id": client_id}
-    )
+    cursor = planning.feeds.find({"tenant_id": agency.tenant_id, "client_id": client_id})
     return [Feed.model_validate(d) async for d in cursor.limit(500)]
 
 
@@ -77,7 +75,7 @@ async def revoke_feed(
     client_id: str, feed_id: str, agency: CurrentAgency, planning: Planning
 ) -> Response:
     """Revoke a feed: its URL answers 404 from now on."""
-    result = await planning.slots.database["feeds"].update_one(
+    result = await planning.feeds.update_one(
         {
             "tenant_id": agency.tenant_id,
             "client_id": client_id,
@@ -102,7 +100,7 @@ async def read_feed(token: str, clients: Clients, planning: Planning) -> Respons
     if len(token) > 100:
         raise missing
     # the token's digest is the key that finds the tenant; every later read is scoped by it
-    doc = await planning.slots.database["feeds"].find_one({"_id": _digest(token)})
+    doc = await planning.feeds.find_one({"_id": _digest(token)})
     if doc is None or doc.get("revoked_at") is not None:
         raise missing
     client = await clients.get_client(doc["tenant_id"], doc["client_id"])

@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from services.calendar.planning import apportion, keydates, recurrence
 from services.calendar.planning.keydates import DateMode, KeyDay
-from services.calendar.planning.models import Slot, SlotKind, SlotState
+from services.calendar.planning.models import Slot, SlotKind, SlotState, new_slot_id
 from services.calendar.planning.zones import place
 from services.calendar.strategy.models import Strategy, StrategyIn
 from shared.envelope import derived_event_id
@@ -48,7 +48,8 @@ class _Draft:
 
 def slot_id(strategy_id: str, version: int, platform: Platform, wall: datetime) -> str:
     """The id of a generated slot: same strategy version, platform and wall time, same id."""
-    return "sl-" + derived_event_id("slot", strategy_id, version, platform.value, wall.isoformat())
+    name = derived_event_id("slot", strategy_id, version, platform.value, wall.isoformat())
+    return new_slot_id(wall.date(), name)
 
 
 def key_days(spec: StrategyIn, start: date, end: date) -> dict[date, KeyDay]:

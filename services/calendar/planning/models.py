@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+import re
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from dateutil.relativedelta import relativedelta
@@ -13,6 +14,27 @@ from shared.bounds import MAX_COUNT
 from shared.events import Platform
 
 MAX_RANGE_MONTHS = 12
+SLOT_ID = re.compile(r"^sl-[A-Za-z0-9-]{1,80}$")
+_WEEK_IN_ID = re.compile(r"^sl-(\d{4})(\d{2})(\d{2})-")
+
+
+def week_of(local: str) -> str:
+    """The Monday (ISO date) of the ISO week of a local date or wall time: slots are stored
+    week by week (`planning.repository`)."""
+    day = date.fromisoformat(local[:10])
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+def new_slot_id(wall: date, name: str) -> str:
+    """A slot id names the week it is created in (`sl-20270104-...`), so the week that stores
+    it is found without a lookup; `name` is the derived part (same inputs, same id)."""
+    return f"sl-{week_of(wall.isoformat()).replace('-', '')}-{name}"
+
+
+def week_in_id(slot_id: str) -> str | None:
+    """The week named in a slot id (None for ids from before slots were stored by week)."""
+    found = _WEEK_IN_ID.match(slot_id)
+    return f"{found[1]}-{found[2]}-{found[3]}" if found else None
 
 
 class SlotKind(StrEnum):

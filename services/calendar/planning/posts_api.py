@@ -89,10 +89,8 @@ async def _write(
         if updated is None:
             raise stale("post", version)
         if slot_changes and post.slot_id:
-            await planning.slots.update_one(
-                {"_id": post.slot_id, "tenant_id": post.tenant_id},
-                {"$set": slot_changes, "$inc": {"version": 1}},
-                session=session,
+            await planning.follow_post(
+                post.tenant_id, post.client_id, post.slot_id, slot_changes, session=session
             )
         if event is not None:
             await runtime.outbox.stage(session, runtime.topics(topics.POST_LIFECYCLE), event)
