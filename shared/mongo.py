@@ -4,6 +4,8 @@ transactions, and duplicate-key helpers for idempotent writes.
 
 from __future__ import annotations
 
+import asyncio
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -15,7 +17,7 @@ from bson.decimal128 import Decimal128
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, OperationFailure
 
 DUPLICATE_KEY = 11000
 PROCESSED = "processed_events"
@@ -73,6 +75,27 @@ async def transaction(client: AsyncMongoClient[Any]) -> AsyncIterator[AsyncClien
     """A session with a transaction: everything written with `session=` commits together."""
     async with client.start_session() as session, await session.start_transaction():
         yield session
+
+
+async def retried_transaction(
+    client: AsyncMongoClient[Any],
+    work: Callable[[AsyncClientSession], Awaitable[T]],
+    *,
+    attempts: int = 8,
+) -> T:
+    """Run `work` in a transaction, again from the start (at most `attempts` times) when it
+    conflicts with a concurrent write to the same document (a TransientTransactionError:
+    nothing of the failed attempt was written). Between attempts it waits a random time up to
+    10, 20, 40 ... ms (at most 0.5 s), so writers that collided do not collide again in step."""
+    for attempt in range(attempts):
+        try:
+            async with transaction(client) as session:
+                return await work(session)
+        except OperationFailure as e:
+            if not e.has_error_label("TransientTransactionError") or attempt + 1 == attempts:
+                raise
+        await asyncio.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311 - jitter
+    raise AssertionError("unreachable")
 
 
 def only_duplicates(error: BulkWriteError) -> bool:

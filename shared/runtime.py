@@ -23,6 +23,7 @@ from faststream.specification import AsyncAPI
 from faststream.specification.asyncapi.site import get_asyncapi_html
 from pymongo import AsyncMongoClient, IndexModel
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from shared import auth, logs, mongo, outbox, tasks, topics
 from shared.auth import Agency, AgencyDirectory, Principal
@@ -182,6 +183,16 @@ async def validation_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": jsonable_encoder(_printable(list(errors)))}, status_code=422)
 
 
+async def write_conflict(request: Request, exc: Exception) -> JSONResponse:
+    """A transaction that lost a write conflict to a concurrent change of the same documents
+    (after its retries, where the route retries): nothing was written; 409 says to send it
+    again. Any other database failure stays a 500."""
+    if isinstance(exc, OperationFailure) and exc.has_error_label("TransientTransactionError"):
+        detail = "a concurrent change to the same data conflicted; nothing was written; retry"
+        return JSONResponse({"detail": detail}, status_code=409, headers={"Retry-After": "1"})
+    raise exc
+
+
 def create_http_app(
     runtime: Runtime,
     *,
@@ -216,6 +227,7 @@ def create_http_app(
     )
     app.add_middleware(HttpMetrics, service=runtime.settings.service_name)
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(OperationFailure, write_conflict)
     for router in routers:
         app.include_router(router)
 

@@ -5,6 +5,7 @@ into their weeks at start-up and are still found by their old ids."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -112,3 +113,27 @@ async def test_slots_stored_one_document_each_move_into_their_weeks(platform: Pl
     await db.clients.insert_one({"_id": "c1", "tenant_id": "A"})  # the agency's roster
     week = await repo.agency_slots("A", start="2027-01-18", end="2027-01-25", filters={}, limit=5)
     assert [s.slot_id for s in week] == [ids[1]]
+
+
+async def test_slots_of_one_week_filled_at_once_all_keep_their_posts(platform: Platform) -> None:
+    """Six fills of one week's slots sent together write the same week document: each
+    answers 201 (a transaction that lost a write conflict is run again), and every slot ends
+    with its own post."""
+    _, headers, client_id, sid = await setup(platform)
+    cal = platform.http["calendar"]
+    await cal.post(f"/clients/{client_id}/calendar/generate",
+                   json={"strategy_id": sid, "start": "2027-03-01", "end": "2027-04-01"},
+                   headers=headers)  # fmt: skip
+    week = f"/clients/{client_id}/calendar/week?date=2027-03-15&status=open"
+    slots = (await cal.get(week, headers=headers)).json()[:6]
+    assert len(slots) == 6
+    answers = await asyncio.gather(*(
+        cal.post(f"/clients/{client_id}/slots/{s['slot_id']}/post",
+                 json={"caption": f"Post {n}"}, headers=headers)
+        for n, s in enumerate(slots)
+    ))  # fmt: skip
+    assert [a.status_code for a in answers] == [201] * 6, [a.text for a in answers]
+    for slot, answer in zip(slots, answers, strict=True):
+        stored = (await cal.get(f"/clients/{client_id}/slots/{slot['slot_id']}",
+                                headers=headers)).json()  # fmt: skip
+        assert (stored["post_id"], stored["status"]) == (answer.json()["post_id"], "scheduled")

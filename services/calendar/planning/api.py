@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
-from pymongo.errors import OperationFailure
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.calendar.deps import Clients, RuntimeDep, client_or_404, unprocessable
 from services.calendar.metrics import POSTS_SCHEDULED
@@ -72,25 +72,21 @@ async def generate_calendar(
     client = await client_or_404(clients, agency.tenant_id, client_id)
     strategy = await strategy_or_404(strategies, agency.tenant_id, client_id, body.strategy_id)
     slots = generate(strategy, zone_name=client.timezone, start=body.start, end=body.end)
-    for attempt in range(GENERATE_ATTEMPTS):
-        try:
-            async with mongo.transaction(runtime.mongo) as session:
-                created, kept, replaced, unchanged = await planning.regenerate(
-                    agency.tenant_id,
-                    client_id,
-                    start=body.start.isoformat(),
-                    end=body.end.isoformat(),
-                    slots=slots,
-                    now=utcnow(),
-                    session=session,
-                )
-            break
-        except OperationFailure as e:
-            if (
-                not e.has_error_label("TransientTransactionError")
-                or attempt + 1 == GENERATE_ATTEMPTS
-            ):
-                raise
+
+    async def write(session: AsyncClientSession) -> tuple[int, int, int, int]:
+        return await planning.regenerate(
+            agency.tenant_id,
+            client_id,
+            start=body.start.isoformat(),
+            end=body.end.isoformat(),
+            slots=slots,
+            now=utcnow(),
+            session=session,
+        )
+
+    created, kept, replaced, unchanged = await mongo.retried_transaction(
+        runtime.mongo, write, attempts=GENERATE_ATTEMPTS
+    )
     return Generated(
         strategy_id=strategy.strategy_id,
         strategy_version=strategy.version,
@@ -298,7 +294,8 @@ async def fill_slot(
     if slot.post_id:
         raise HTTPException(status.HTTP_409_CONFLICT, detail=f"slot has post '{slot.post_id}'")
     post, event = post_for(slot, body)
-    async with mongo.transaction(runtime.mongo) as session:
+
+    async def write(session: AsyncClientSession) -> None:
         filled = await planning.update_slot(
             slot,
             {"post_id": post.post_id, "status": PostStatus.SCHEDULED.value},
@@ -313,6 +310,8 @@ async def fill_slot(
             session, runtime, principal, entity="post", entity_id=post.post_id,
             client_id=client_id, action="created", before=None, after=post,
         )  # fmt: skip
+
+    await mongo.retried_transaction(runtime.mongo, write)
     runtime.outbox.kick()
     POSTS_SCHEDULED.labels(agency.tenant_id, post.platform.value).inc()
     return post

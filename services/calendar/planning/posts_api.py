@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, status
 from pydantic import BaseModel, ConfigDict, Field
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.calendar.deps import RuntimeDep, unprocessable
 from services.calendar.models import EDITABLE, TRANSITIONS, Post, PostStatus
@@ -84,7 +85,7 @@ async def _write(
     slot_changes: dict[str, Any] | None = None,
     event: Event | None = None,
 ) -> Post:
-    async with mongo.transaction(runtime.mongo) as session:
+    async def write(session: AsyncClientSession) -> Post:
         updated = await planning.update_post(post, changes, version=version, session=session)
         if updated is None:
             raise stale("post", version)
@@ -98,6 +99,9 @@ async def _write(
             session, runtime, principal, entity="post", entity_id=post.post_id,
             client_id=post.client_id, action=action, before=post, after=updated,
         )  # fmt: skip
+        return updated
+
+    updated = await mongo.retried_transaction(runtime.mongo, write)
     runtime.outbox.kick()
     return updated
 
