@@ -8,6 +8,7 @@ from datetime import date
 
 from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.calendar.deps import Clients, RuntimeDep, client_or_404
 from services.calendar.metrics import POSTS_SCHEDULED
@@ -78,8 +79,10 @@ async def fill_from_buffer(
         item = typed[used.get(pillar, 0) % len(typed)]
         used[pillar] = used.get(pillar, 0) + 1
         chosen.append((slot, item))
-    filled = []
-    async with mongo.transaction(runtime.mongo) as session:
+
+    async def write(session: AsyncClientSession) -> list[str]:
+        """Every fill in one transaction (run again whole if it loses a write conflict)."""
+        filled = []
         for slot, item in chosen:
             post, event = post_for(slot, FillIn(caption=item.caption or item.title))
             done = await planning.update_slot(
@@ -95,6 +98,9 @@ async def fill_from_buffer(
             )
             await runtime.outbox.stage(session, runtime.topics(topics.POSTS_SCHEDULED), event)
             filled.append(slot.slot_id)
+        return filled
+
+    filled = await mongo.retried_transaction(runtime.mongo, write)
     runtime.outbox.kick()
     for slot, _ in chosen:
         if slot.slot_id in filled:

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from dateutil.relativedelta import relativedelta
 from fastapi import APIRouter, Query, Request, Response
+from pymongo.asynchronous.client_session import AsyncClientSession
 
 from services.calendar.deps import Clients, RuntimeDep, client_or_404, unprocessable
 from services.calendar.metrics import POSTS_SCHEDULED
@@ -88,9 +89,13 @@ async def import_csv(
         "stages": {s.stage.value for s in spec.stages} if spec else None,
     }
     rows, errors = await asyncio.to_thread(csv_io.parse, text, **known)
-    counts = {"created": 0, "updated": 0, "filled": 0}
-    events: list[PostScheduled] = []
-    async with mongo.transaction(runtime.mongo) as session:
+    parsed = len(errors)
+
+    async def write(session: AsyncClientSession) -> tuple[dict[str, int], list[PostScheduled]]:
+        """Every row in one transaction (run again whole if it loses a write conflict)."""
+        del errors[parsed:]
+        counts = {"created": 0, "updated": 0, "filled": 0}
+        events: list[PostScheduled] = []
         for row in rows:
             problem = await _apply(
                 planning, row, client.timezone, agency.tenant_id, client_id, counts, events, session
@@ -99,6 +104,9 @@ async def import_csv(
                 errors.append(problem)
         for event in events:
             await runtime.outbox.stage(session, runtime.topics(topics.POSTS_SCHEDULED), event)
+        return counts, events
+
+    counts, events = await mongo.retried_transaction(runtime.mongo, write)
     runtime.outbox.kick()
     for event in events:
         POSTS_SCHEDULED.labels(agency.tenant_id, event.platform.value).inc()
