@@ -137,3 +137,33 @@ async def test_slots_of_one_week_filled_at_once_all_keep_their_posts(platform: P
         stored = (await cal.get(f"/clients/{client_id}/slots/{slot['slot_id']}",
                                 headers=headers)).json()  # fmt: skip
         assert (stored["post_id"], stored["status"]) == (answer.json()["post_id"], "scheduled")
+
+
+async def test_a_csv_import_and_fills_of_one_week_sent_together_all_land(
+    platform: Platform,
+) -> None:
+    """A CSV import filling one slot of a week, sent with fills of four other slots of that
+    week: every answer is a success (the import runs again whole if it loses a conflict) and
+    each slot ends with one post."""
+    _, headers, client_id, sid = await setup(platform)
+    cal = platform.http["calendar"]
+    await cal.post(f"/clients/{client_id}/calendar/generate",
+                   json={"strategy_id": sid, "start": "2027-03-01", "end": "2027-04-01"},
+                   headers=headers)  # fmt: skip
+    week = f"/clients/{client_id}/calendar/week?date=2027-03-15&status=open"
+    slots = (await cal.get(week, headers=headers)).json()[:5]
+    assert len(slots) == 5
+    body = f"slot_id,platform,local,caption\n{slots[0]['slot_id']},,,From the sheet\n"
+    answers = await asyncio.gather(
+        cal.post(f"/imports/calendar/{client_id}", content=body,
+                 headers=headers | {"content-type": "text/csv"}),
+        *(cal.post(f"/clients/{client_id}/slots/{s['slot_id']}/post",
+                   json={"caption": f"Post {n}"}, headers=headers)
+          for n, s in enumerate(slots[1:])),
+    )  # fmt: skip
+    assert [a.status_code for a in answers] == [200, 201, 201, 201, 201], [a.text for a in answers]
+    assert (answers[0].json()["filled"], answers[0].json()["rejected"]) == (1, 0)
+    for slot in slots:
+        stored = (await cal.get(f"/clients/{client_id}/slots/{slot['slot_id']}",
+                                headers=headers)).json()  # fmt: skip
+        assert stored["status"] == "scheduled" and stored["post_id"], stored

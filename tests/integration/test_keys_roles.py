@@ -142,7 +142,7 @@ async def test_keys_are_listed_a_page_at_a_time_newest_first(platform: Platform)
     # 3 + 3 + 1, each key once, in the order of the unpaged list (newest first)
     assert pages_read == 3
     assert seen == [k["key_id"] for k in everything]
-    created = [k["created_at"] for k in everything]
+    created = [datetime.fromisoformat(k["created_at"]) for k in everything]  # as instants
     assert created == sorted(created, reverse=True)
     r = await cal.get("/keys", params={"cursor": "bm90LWEtY3Vyc29y"}, headers=admin)
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "cursor"]
