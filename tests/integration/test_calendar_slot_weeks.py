@@ -115,18 +115,27 @@ async def test_slots_stored_one_document_each_move_into_their_weeks(platform: Pl
     assert [s.slot_id for s in week] == [ids[1]]
 
 
-async def test_slots_of_one_week_filled_at_once_all_keep_their_posts(platform: Platform) -> None:
-    """Six fills of one week's slots sent together write the same week document: each
-    answers 201 (a transaction that lost a write conflict is run again), and every slot ends
-    with its own post."""
+async def _open_slots_of_a_week(
+    platform: Platform, count: int
+) -> tuple[Any, dict[str, str], str, list[dict[str, Any]]]:
+    """A client with March 2027 generated: (calendar client, headers, client id, the first
+    `count` open slots of the week of 15 March)."""
     _, headers, client_id, sid = await setup(platform)
     cal = platform.http["calendar"]
     await cal.post(f"/clients/{client_id}/calendar/generate",
                    json={"strategy_id": sid, "start": "2027-03-01", "end": "2027-04-01"},
                    headers=headers)  # fmt: skip
     week = f"/clients/{client_id}/calendar/week?date=2027-03-15&status=open"
-    slots = (await cal.get(week, headers=headers)).json()[:6]
-    assert len(slots) == 6
+    slots = (await cal.get(week, headers=headers)).json()[:count]
+    assert len(slots) == count
+    return cal, headers, client_id, slots
+
+
+async def test_slots_of_one_week_filled_at_once_all_keep_their_posts(platform: Platform) -> None:
+    """Six fills of one week's slots sent together write the same week document: each
+    answers 201 (a transaction that lost a write conflict is run again), and every slot ends
+    with its own post."""
+    cal, headers, client_id, slots = await _open_slots_of_a_week(platform, 6)
     answers = await asyncio.gather(*(
         cal.post(f"/clients/{client_id}/slots/{s['slot_id']}/post",
                  json={"caption": f"Post {n}"}, headers=headers)
@@ -145,14 +154,7 @@ async def test_a_csv_import_and_fills_of_one_week_sent_together_all_land(
     """A CSV import filling one slot of a week, sent with fills of four other slots of that
     week: every answer is a success (the import runs again whole if it loses a conflict) and
     each slot ends with one post."""
-    _, headers, client_id, sid = await setup(platform)
-    cal = platform.http["calendar"]
-    await cal.post(f"/clients/{client_id}/calendar/generate",
-                   json={"strategy_id": sid, "start": "2027-03-01", "end": "2027-04-01"},
-                   headers=headers)  # fmt: skip
-    week = f"/clients/{client_id}/calendar/week?date=2027-03-15&status=open"
-    slots = (await cal.get(week, headers=headers)).json()[:5]
-    assert len(slots) == 5
+    cal, headers, client_id, slots = await _open_slots_of_a_week(platform, 5)
     body = f"slot_id,platform,local,caption\n{slots[0]['slot_id']},,,From the sheet\n"
     answers = await asyncio.gather(
         cal.post(f"/imports/calendar/{client_id}", content=body,
