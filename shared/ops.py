@@ -107,7 +107,8 @@ async def measure_lag(bootstrap: str, groups: Iterable[str]) -> dict[tuple[str, 
 
 
 async def outbox_backlog(collection: AsyncCollection[Any]) -> tuple[int, float]:
-    """Entries not yet relayed and the age in seconds of the oldest (0 when empty)."""
+    """Entries not yet relayed (events staged together are one entry) and the age in seconds
+    of the oldest (0 when empty)."""
     pending = await collection.count_documents({"sent_at": None})
     oldest = await collection.find_one(
         {"sent_at": None}, projection={"created_at": 1}, sort=[("seq", ASCENDING)]

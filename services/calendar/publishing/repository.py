@@ -30,9 +30,10 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, IndexModel, UpdateOne
+from pymongo import ASCENDING, IndexModel, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -103,35 +104,52 @@ class PublishingRepository:
 
     # ------------------------------------------------------------------ dispatcher
 
+    async def due_ids(self, *, now: datetime, limit: int) -> list[tuple[datetime, str]]:
+        """(instant, id) of up to `limit` scheduled posts whose instant has passed, oldest
+        first. SecantusDB reads every match of an index range before it sorts or limits (50 of
+        4,000 due posts: 250 ms, the same as all 4,000), so the dispatcher reads the due set
+        once per burst and claims from that list, instead of paying for the whole set again
+        in every claim (quadratic in a burst: 4,000 posts due at once took 150 s)."""
+        cursor = self.posts.find(
+            {"status": SCHEDULED, "scheduled_at": {"$lte": now}}, {"_id": 1, "scheduled_at": 1}
+        )
+        docs = await cursor.sort("scheduled_at", ASCENDING).to_list(limit)
+        return [(d["scheduled_at"], d["_id"]) for d in docs]
+
     async def claim(
-        self, *, owner: str, now: datetime, limit: int, lease_s: float, newest_first: bool = False
+        self,
+        *,
+        owner: str,
+        now: datetime,
+        limit: int,
+        lease_s: float,
+        candidates: Iterable[str] = (),
     ) -> Claim:
         """Take up to `limit` claimable posts (expired leases and retries whose time came
-        first, then due ones oldest first) and hand them to this publisher, in one
-        transaction: each post still claimable as the transaction reads it, one write to
-        `publishing` (a fresh one passes through due: its `PostDue` is staged with it; one
-        taken over or retried was announced before), its attempts counted and its lease set.
-        `newest_first` takes the due posts from the other end, so processes claiming at once
-        mostly take different posts."""
+        first, then due ones from `candidates`, ids from `due_ids`, in their order) and hand
+        them to this publisher, in one transaction: each post still claimable as the
+        transaction reads it, one write to `publishing` (a fresh one passes through due: its
+        `PostDue` is staged with it; one taken over or retried was announced before), its
+        attempts counted and its lease set. Candidates are consumed as they are read: one that
+        is no longer claimable (another process took it, it was paused) is dropped."""
         token = uuid.uuid4().hex
         until = now + timedelta(seconds=lease_s)
         changes = {"status": PUBLISHING, "lease": {"owner": owner, "token": token},
                    "lease_until": until}  # fmt: skip
         inc = {"version": 1, "attempts": 1}
+        pending = iter(candidates)
         # the candidates are read in the transaction: its snapshot then guards the writes by
         # `_id` (read outside, they had to be read again inside: twice the reads, and by one
         # large `$in`, quadratic in SecantusDB)
         async with mongo.transaction(self.runtime.mongo) as s:
             expired = await self._expired(s, now, limit)
-            fresh = []
-            if len(expired) < limit:
-                fresh = (
-                    await self.posts.find(
-                        {"status": SCHEDULED, "scheduled_at": {"$lte": now}}, session=s
-                    )
-                    .sort("scheduled_at", DESCENDING if newest_first else ASCENDING)
-                    .to_list(limit - len(expired))
-                )
+            fresh: list[dict[str, Any]] = []
+            while len(expired) + len(fresh) < limit:
+                ids = list(islice(pending, min(READ_CHUNK, limit - len(expired) - len(fresh))))
+                if not ids:
+                    break
+                found = await self._read(s, ids)
+                fresh += [found[i] for i in ids if _due(found.get(i), now)]
             if not expired and not fresh:
                 await s.abort_transaction()  # nothing written: nothing to commit
                 return Claim(token, until, [])
@@ -169,7 +187,7 @@ class PublishingRepository:
         return sorted(found, key=lambda d: d["lease_until"])[:limit]
 
     async def _read(
-        self, session: AsyncClientSession, ids: list[Any], projection: dict[str, Any]
+        self, session: AsyncClientSession, ids: list[Any], projection: dict[str, Any] | None = None
     ) -> dict[Any, dict[str, Any]]:
         """The posts with these ids as this transaction sees them, by id. `_id` alone is
         planned on the index; `READ_CHUNK` ids a query, since SecantusDB compares each post
@@ -299,6 +317,11 @@ class PublishingRepository:
 def _applied(doc: dict[str, Any], changes: dict[str, Any], inc: dict[str, int]) -> dict[str, Any]:
     """`doc` after `{"$set": changes, "$inc": inc}` (the post as a claim wrote it)."""
     return doc | changes | {k: int(doc.get(k) or 0) + n for k, n in inc.items()}
+
+
+def _due(doc: dict[str, Any] | None, now: datetime) -> bool:
+    """Whether `doc` (as a claim's transaction read it) is a scheduled post due by `now`."""
+    return doc is not None and doc.get("status") == SCHEDULED and doc["scheduled_at"] <= now
 
 
 def _holds(doc: dict[str, Any] | None, token: str) -> bool:
