@@ -10,8 +10,13 @@ platform (its own process) on the benchmark stack profile, then measures:
   instant until every one is `published` in the database;
 - the same peak for a **naive baseline** in the same run, on the same database (the service
   stopped): poll every second, then for each due post one by one: a transaction moving it to
-  publishing with its `PostDue`, the HTTP publish, a transaction recording it published with
-  its `PostPublished`. `ratio_vs_naive` = naive / ours.
+  publishing with its `PostDue`, the HTTP publish (through the service's own sandbox
+  connector), a transaction recording it published with its `PostPublished`.
+  `ratio_vs_naive` = naive / ours.
+
+Each phase also reports where the service's dispatcher spent its time (the calendar's
+`socialops_calendar_dispatch_seconds` per stage: scan, claim, request, record) and, for the
+steady phase, the lag split into due -> claimed and claimed -> on the sandbox.
 
 Adds a `publishing` section (and the three headline figures) to `bench/results/calendar.json`
 (written by bench/calendar_views.py first) and prints a table.
@@ -27,11 +32,14 @@ import secrets
 import shutil
 import sys
 import time
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
+from prometheus_client.parser import text_string_to_metric_families
 from pymongo import ASCENDING, AsyncMongoClient
 
 from bench import service
@@ -39,9 +47,10 @@ from bench.ingest import bench_profile
 from bench.report import console, print_figures, run_info, write_results
 from deploy.local import stack
 from services.calendar.publishing import lifecycle
-from services.calendar.publishing.connectors import Published
+from services.calendar.publishing.connectors.sandbox import SandboxConnector
 from services.calendar.publishing.repository import INDEXES as DUE_INDEXES
 from services.calendar.repository import INDEXES as POST_INDEXES
+from services.calendar.settings import CalendarSettings
 from shared import mongo, outbox, topics
 from shared.auth import AgencyDirectory
 
@@ -147,6 +156,16 @@ async def steady(db: Any, http: httpx.AsyncClient, tenant_id: str, args: argpars
         for d in docs
         if d["_id"] in created
     ]
+    # where the lag is spent: due -> claimed (the claim's `due_at`), claimed -> on the sandbox
+    claimed = {
+        d["_id"]: d["due_at"].timestamp()
+        async for d in db.posts.find({"_id": {"$gte": docs[0]["_id"], "$lte": docs[-1]["_id"]}},
+                                     {"due_at": 1})
+        if d.get("due_at")
+    }  # fmt: skip
+    to_claim = [(claimed[d["_id"]] - d["scheduled_at"].timestamp()) * 1000
+                for d in docs if d["_id"] in claimed]  # fmt: skip
+    to_sandbox = [(created[i] - at) * 1000 for i, at in claimed.items() if i in created]
     return {
         "posts": count,
         "rate_per_s": args.rate,
@@ -154,6 +173,8 @@ async def steady(db: Any, http: httpx.AsyncClient, tenant_id: str, args: argpars
         "due_lag_p50_ms": round(pct(lags, 0.50), 1),
         "due_lag_p99_ms": round(pct(lags, 0.99), 1),
         "due_lag_max_ms": round(max(lags), 1),
+        "due_to_claimed_p50_p99_ms": [round(pct(to_claim, q), 1) for q in (0.5, 0.99)],
+        "claimed_to_sandbox_p50_p99_ms": [round(pct(to_sandbox, q), 1) for q in (0.5, 0.99)],
     }
 
 
@@ -181,41 +202,84 @@ class Naive:
         self.outbox = outbox.Outbox(db, None, service="calendar")  # type: ignore[arg-type]
         self.topic = prefix + topics.POST_LIFECYCLE
 
-    async def run(self, http: httpx.AsyncClient, count: int, first: int, limit_s: float) -> float:
+    async def run(self, count: int, first: int, limit_s: float) -> float:
+        """Publishes through the service's own connector (the same HTTP client and request)."""
         at = datetime.now(UTC) + timedelta(seconds=5)
         await insert(self.db, [post("naive", first + i, at) for i in range(count)])
         done = 0
         started = time.monotonic()
-        while done < count and time.monotonic() - started < limit_s:
-            await asyncio.sleep(1.0)
-            due = self.db.posts.find(
-                {"status": "scheduled", "scheduled_at": {"$lte": datetime.now(UTC)}}
-            )
-            async for doc in due.sort("scheduled_at", ASCENDING):
-                async with mongo.transaction(self.client) as s:
-                    await self.db.posts.update_one(
-                        {"_id": doc["_id"], "status": "scheduled"},
-                        {"$set": {"status": "publishing"}, "$inc": {"attempts": 1}}, session=s,
-                    )  # fmt: skip
-                    await self.outbox.stage(s, self.topic, lifecycle.due(doc))
-                r = await http.post(
-                    f"{self.sandbox_url}/v1/{doc['platform']}/posts",
-                    content=json.dumps({"caption": doc["caption"]}),
-                    headers={"Idempotency-Key": doc["_id"], "X-Account": doc["client_id"]},
-                )
-                result = Published(r.json()["id"], r.json()["url"])
-                now = datetime.now(UTC)
-                async with mongo.transaction(self.client) as s:
-                    await self.db.posts.update_one(
-                        {"_id": doc["_id"], "status": "publishing"},
-                        {"$set": {"status": "published", "published_at": now,
-                                  "platform_post_id": result.platform_post_id}}, session=s,
-                    )  # fmt: skip
-                    await self.outbox.stage(
-                        s, self.topic, lifecycle.published(doc | {"attempts": 1}, result, at=now)
-                    )
-                done += 1
+        async with aiohttp.ClientSession() as http:
+            token = CalendarSettings.model_fields["publish_sandbox_token"].default
+            sandbox = SandboxConnector(http, base_url=self.sandbox_url, token=token)
+            while done < count and time.monotonic() - started < limit_s:
+                done += await self._round(sandbox)
         return round((datetime.now(UTC) - at).total_seconds(), 2)
+
+    async def _round(self, sandbox: SandboxConnector) -> int:
+        """One poll, then every post it found, one by one."""
+        done = 0
+        await asyncio.sleep(1.0)
+        due = self.db.posts.find(
+            {"status": "scheduled", "scheduled_at": {"$lte": datetime.now(UTC)}}
+        )
+        async for doc in due.sort("scheduled_at", ASCENDING):
+            async with mongo.transaction(self.client) as s:
+                await self.db.posts.update_one(
+                    {"_id": doc["_id"], "status": "scheduled"},
+                    {"$set": {"status": "publishing"}, "$inc": {"attempts": 1}}, session=s,
+                )  # fmt: skip
+                await self.outbox.stage(s, self.topic, lifecycle.due(doc))
+            result = await sandbox.publish(lifecycle.publication(doc))
+            now = datetime.now(UTC)
+            async with mongo.transaction(self.client) as s:
+                await self.db.posts.update_one(
+                    {"_id": doc["_id"], "status": "publishing"},
+                    {"$set": {"status": "published", "published_at": now,
+                              "platform_post_id": result.platform_post_id}}, session=s,
+                )  # fmt: skip
+                await self.outbox.stage(
+                    s, self.topic, lifecycle.published(doc | {"attempts": 1}, result, at=now)
+                )
+            done += 1
+        return done
+
+
+async def stage_totals(http: httpx.AsyncClient) -> dict[str, tuple[float, float]]:
+    """The calendar service's `socialops_calendar_dispatch_seconds` (sum, count) per stage."""
+    text = (await http.get(f"http://127.0.0.1:{PORT}/metrics")).text
+    totals: dict[str, list[float]] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name != "socialops_calendar_dispatch_seconds":
+            continue
+        for sample in family.samples:
+            at = 0 if sample.name.endswith("_sum") else 1 if sample.name.endswith("_count") else -1
+            if at >= 0:
+                totals.setdefault(sample.labels["stage"], [0.0, 0.0])[at] = sample.value
+    return {stage: (v[0], v[1]) for stage, v in totals.items()}
+
+
+def stage_means(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, str]:
+    """Per stage between two readings: how many, and the mean in ms."""
+    means = {}
+    for stage, (total, count) in sorted(after.items()):
+        total0, count0 = before.get(stage, (0.0, 0.0))
+        if count > count0:
+            means[stage] = (
+                f"{count - count0:.0f} x {1000 * (total - total0) / (count - count0):.1f} ms"
+            )
+    return means
+
+
+async def with_stages(
+    http: httpx.AsyncClient, phase: Coroutine[Any, Any, dict[str, Any]]
+) -> dict[str, Any]:
+    """A phase's figures, with the dispatcher's stages while it ran."""
+    before = await stage_totals(http)
+    figures = await phase
+    figures["stages"] = stage_means(before, await stage_totals(http))
+    return figures
 
 
 async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -> dict[str, Any]:
@@ -253,17 +317,19 @@ async def run(args: argparse.Namespace, profile: stack.Profile, *, drop: bool) -
             raise RuntimeError("the calendar service did not get ready")
         async with httpx.AsyncClient(timeout=30) as http:
             console.rule(f"steady: {args.rate}/s for {args.seconds} s")
-            results["steady"] = await steady(db, http, agency.tenant_id, args, 10**8)
+            results["steady"] = await with_stages(
+                http, steady(db, http, agency.tenant_id, args, 10**8)
+            )
             console.print(results["steady"])
             console.rule(f"top of the hour: {args.peak:,} posts at one instant")
-            results["peak"] = await peak(
-                db, http, sandbox_url, agency.tenant_id, args.peak, 2 * 10**8
+            results["peak"] = await with_stages(
+                http, peak(db, http, sandbox_url, agency.tenant_id, args.peak, 2 * 10**8)
             )
             console.print(results["peak"])
             stack._stop(profile, "calendar")
             console.rule(f"naive baseline: {args.naive_peak:,} posts at one instant")
             naive = Naive(client, db, prefix, sandbox_url)
-            seconds = await naive.run(http, args.naive_peak, 3 * 10**8, args.naive_limit_s)
+            seconds = await naive.run(args.naive_peak, 3 * 10**8, args.naive_limit_s)
             published = await db.posts.count_documents(
                 {"tenant_id": "naive", "status": "published"}
             )

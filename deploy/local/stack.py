@@ -176,6 +176,23 @@ def _wait(p: Profile, name: str, ready: callable, timeout: float) -> None:  # ty
     )
 
 
+def _wait_bindable(port: int, timeout: float = 90.0) -> None:
+    """Wait until `port` can be bound without SO_REUSEADDR, as SecantusDB binds it: for about
+    a minute after a server on it stopped, the connections it closed hold the port in
+    TIME_WAIT and its bind fails with 'Address already in use' (a benchmark run right after
+    another one)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+                return
+            except OSError:
+                if time.monotonic() >= deadline:
+                    raise StackError(f"port {port} stayed in use for {timeout:.0f}s") from None
+        time.sleep(1.0)
+
+
 def _port_open(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=0.5):
@@ -341,6 +358,7 @@ def start_mongo(p: Profile) -> str:
         raise StackError(f"{SECANTUS_BIN} missing: run `make install`")
     data = p.data_dir / "mongo"
     data.mkdir(parents=True, exist_ok=True)
+    _wait_bindable(p.mongo_port)
     typer.echo(f"[stack] starting SecantusDB (MongoDB wire) on 127.0.0.1:{p.mongo_port}")
     _spawn(
         p,
@@ -349,7 +367,8 @@ def start_mongo(p: Profile) -> str:
          "--storage-path", str(data), "--log-level", "WARNING",
          "--sync-on-commit"],  # journaled writes must survive a crash (see shared/mongo.py)
     )  # fmt: skip
-    _wait(p, "mongo", lambda: _port_open("127.0.0.1", p.mongo_port), timeout=30)
+    # a loaded machine has taken over 30 s to start it (a WiredTiger recovery of a large store)
+    _wait(p, "mongo", lambda: _port_open("127.0.0.1", p.mongo_port), timeout=120)
     return p.mongodb_uri
 
 

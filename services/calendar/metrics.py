@@ -50,3 +50,11 @@ POSTS_OVERDUE = Gauge(
     ["status"],
     registry=registry,
 )
+DISPATCH_SECONDS = Histogram(
+    "socialops_calendar_dispatch_seconds",
+    "Time the dispatcher spends per stage: scanning the due set (scan), one claim transaction"
+    " (claim), one request to a platform (request), one group commit of answers (record).",
+    ["stage"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+    registry=registry,
+)

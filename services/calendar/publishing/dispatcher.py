@@ -30,6 +30,7 @@ from datetime import timedelta
 from typing import Any
 
 from services.calendar.metrics import (
+    DISPATCH_SECONDS,
     POSTS_CLAIMED,
     POSTS_OVERDUE,
     PUBLISH_ATTEMPTS,
@@ -80,7 +81,8 @@ class Recorder:
                 items.append(self.queue.get_nowait())
             for attempt in range(5):
                 try:
-                    await self.repo.record([o for o, _ in items])
+                    with DISPATCH_SECONDS.labels("record").time():
+                        await self.repo.record([o for o, _ in items])
                     break
                 except asyncio.CancelledError:
                     raise
@@ -198,16 +200,18 @@ class Dispatcher:
         claiming at once mostly take different posts instead of aborting each other."""
         self._claims += 1
         if not self.candidates:
-            scanned = await self.repo.due_ids(now=utcnow(), limit=SCAN_MAX)
+            with DISPATCH_SECONDS.labels("scan").time():
+                scanned = await self.repo.due_ids(now=utcnow(), limit=SCAN_MAX)
             order = {post_id: self.rng.random() for _, post_id in scanned}
             scanned.sort(key=lambda p: (p[0].replace(microsecond=0), order[p[1]]))
             self.candidates.extend(post_id for _, post_id in scanned)
         for attempt in range(4):
             try:
-                claim = await self.repo.claim(
-                    owner=self.owner, now=utcnow(), limit=limit,
-                    lease_s=self.s.publish_lease_s, candidates=self._next_candidate(),
-                )  # fmt: skip
+                with DISPATCH_SECONDS.labels("claim").time():
+                    claim = await self.repo.claim(
+                        owner=self.owner, now=utcnow(), limit=limit,
+                        lease_s=self.s.publish_lease_s, candidates=self._next_candidate(),
+                    )  # fmt: skip
                 break
             except Exception as e:  # a write conflict with another dispatcher: try again
                 if attempt == 3 or not _conflict(e):
@@ -295,9 +299,10 @@ class Dispatcher:
         platform = str(doc["platform"])
         try:
             connector = await self.connectors.for_post(doc)
-            result = await asyncio.wait_for(
-                connector.publish(lifecycle.publication(doc)), self.s.publish_timeout_s
-            )
+            with DISPATCH_SECONDS.labels("request").time():
+                result = await asyncio.wait_for(
+                    connector.publish(lifecycle.publication(doc)), self.s.publish_timeout_s
+                )
         except PermanentError as e:
             PUBLISH_ATTEMPTS.labels(platform, "permanent").inc()
             return Outcome(doc, claim.token, utcnow(), reason=e.reason, permanent=True)

@@ -1,7 +1,7 @@
 """Publishing rules without I/O: backoff (AWS "full jitter": uniform in [0, min(cap, base*2^n)]),
-Retry-After in both RFC 9110 forms, how the HTTP connectors read answers (signature checked with
-an HMAC written out here), and the sandbox platform's rules (dedupe, per-account limit, caption
-limits)."""
+Retry-After in both RFC 9110 forms, how the HTTP connectors read answers (from a receiver on a
+local port; signature checked with an HMAC written out here), and the sandbox platform's rules
+(dedupe, per-account limit, caption limits)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,16 @@ import hashlib
 import hmac
 import json
 import random
+import socket
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from typing import Any
 
-import httpx
+import aiohttp
 import pytest
 
-from deploy.local.sandbox_platform import Sandbox
+from deploy.local.sandbox_platform import Sandbox, start
 from services.calendar.publishing import lifecycle
 from services.calendar.publishing.connectors import (
     PermanentError,
@@ -63,25 +67,45 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
     assert retry_after("Fri, 31 Dec 1999 23:59:59 GMT") == 0.0  # a date in the past: now
 
 
-def _client(handler: httpx.MockTransport) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=handler)
+Answer = tuple[int, dict[str, Any], dict[str, str]]
+
+
+class Receiver:
+    """A receiver on a local port answering every request with `answer(headers, body)`."""
+
+    def __init__(self, answer: Callable[[dict[str, str], bytes], Answer]) -> None:
+        self.answer = answer
+
+    def route(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        return self.answer(headers, body)
+
+
+@asynccontextmanager
+async def receiving(
+    answer: Callable[[dict[str, str], bytes], Answer],
+) -> AsyncIterator[tuple[aiohttp.ClientSession, str]]:
+    server = await start(Receiver(answer))
+    port = server.sockets[0].getsockname()[1]
+    try:
+        async with server, aiohttp.ClientSession() as http:
+            yield http, f"http://127.0.0.1:{port}/p"
+    finally:
+        server.close()
 
 
 async def test_a_2xx_carries_the_platform_id_and_the_request_is_signed() -> None:
-    seen: dict[str, object] = {}
+    seen: dict[str, Any] = {}
 
-    def answer(request: httpx.Request) -> httpx.Response:
-        seen["headers"] = request.headers
-        seen["body"] = request.content
-        return httpx.Response(201, json={"platform_post_id": "zap-9", "url": "https://z/9"})
+    def answer(headers: dict[str, str], body: bytes) -> Answer:
+        seen["headers"], seen["body"] = headers, body
+        return 201, {"platform_post_id": "zap-9", "url": "https://z/9"}, {}
 
-    async with _client(httpx.MockTransport(answer)) as http:
-        result = await send(http, "https://hook.example/p", PUB, secret="whsec_test")
+    async with receiving(answer) as (http, url):
+        result = await send(http, url, PUB, secret="whsec_test")
     assert result == Published("zap-9", "https://z/9")
-    headers = seen["headers"]
-    assert isinstance(headers, httpx.Headers)
-    assert headers["Idempotency-Key"] == "po-1"
-    t, v1 = (part.split("=", 1)[1] for part in headers["X-SocialOps-Signature"].split(","))
+    headers = seen["headers"]  # names as the receiver read them: lower case
+    assert headers["idempotency-key"] == "po-1"
+    t, v1 = (part.split("=", 1)[1] for part in headers["x-socialops-signature"].split(","))
     body = seen["body"]
     assert isinstance(body, bytes)
     expected = hmac.new(b"whsec_test", t.encode() + b"." + body, hashlib.sha256).hexdigest()
@@ -102,28 +126,25 @@ async def test_a_2xx_carries_the_platform_id_and_the_request_is_signed() -> None
 async def test_answers_are_transient_or_permanent(
     status: int, headers: dict[str, str], error: type[Exception], retry: float | None
 ) -> None:
-    transport = httpx.MockTransport(
-        lambda _: httpx.Response(status, headers=headers, json={"error": "nope"})
-    )
-    async with _client(transport) as http:
+    async with receiving(lambda _h, _b: (status, {"error": "nope"}, headers)) as (http, url):
         with pytest.raises(error) as caught:
-            await send(http, "https://p.example", PUB)
+            await send(http, url, PUB)
     assert str(caught.value) == f"{status}: nope"
     if isinstance(caught.value, TransientError):
         assert caught.value.retry_after_s == retry
 
 
 async def test_a_2xx_without_an_id_and_a_dead_host() -> None:
-    async with _client(httpx.MockTransport(lambda _: httpx.Response(200, json={}))) as http:
+    async with receiving(lambda _h, _b: (200, {}, {})) as (http, url):
         with pytest.raises(PermanentError, match="without a platform post id"):
-            await send(http, "https://p.example", PUB)
+            await send(http, url, PUB)
 
-    def refuse(request: httpx.Request) -> httpx.Response:
-        raise httpx.ConnectError("refused", request=request)
-
-    async with _client(httpx.MockTransport(refuse)) as http:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    async with aiohttp.ClientSession() as http:
         with pytest.raises(TransientError, match="connection failed"):
-            await send(http, "https://p.example", PUB)
+            await send(http, f"http://127.0.0.1:{port}/p", PUB)
 
 
 def test_sandbox_dedupes_limits_per_account_and_checks_captions() -> None:

@@ -1,5 +1,11 @@
 """The HTTP exchange both HTTP connectors share: send a signed JSON post with its idempotency
-key, then read the answer as `Published`, `TransientError` or `PermanentError`."""
+key, then read the answer as `Published`, `TransientError` or `PermanentError`.
+
+On aiohttp, not httpx: against the sandbox platform, 32 requests at a time, httpx 0.28 spent
+5.7-6.0 ms of the process's CPU per request (176 requests/s, its connection pool's
+bookkeeping), aiohttp 0.26-0.41 ms (2,400-3,900/s), measured back to back on this machine. At a
+peak of publishing that was most of the calendar process's time, shared with everything else
+on its event loop."""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ from dataclasses import asdict
 from email.utils import parsedate_to_datetime
 from typing import Any
 
-import httpx
+import aiohttp
 
 from services.calendar.publishing.connectors import (
     PermanentError,
@@ -21,6 +27,7 @@ from shared.envelope import utcnow
 
 # Answers worth trying again: timeouts, "too early", rate limits and server errors.
 TRANSIENT_STATUSES = frozenset({408, 425, 429})
+MAX_ANSWER_BYTES = 1_000_000  # read of an answer at most (a reason or a post id is short)
 
 
 def body_of(publication: Publication) -> bytes:
@@ -47,20 +54,20 @@ def retry_after(value: str | None) -> float | None:
         return None
 
 
-def _reason(response: httpx.Response) -> str:
+def _reason(status: int, raw: bytes, phrase: str) -> str:
     try:
-        data = response.json()
+        data = json.loads(raw)
     except ValueError:
         data = None
     if isinstance(data, dict):
         for key in ("error", "message", "detail", "reason"):
             if data.get(key):
-                return f"{response.status_code}: {str(data[key])[:1000]}"
-    return f"{response.status_code}: {response.text[:500] or response.reason_phrase}"
+                return f"{status}: {str(data[key])[:1000]}"
+    return f"{status}: {raw[:500].decode(errors='replace') or phrase}"
 
 
 async def send(
-    http: httpx.AsyncClient,
+    http: aiohttp.ClientSession,
     url: str,
     publication: Publication,
     *,
@@ -74,15 +81,17 @@ async def send(
     if secret:
         sent[signing.SIGNATURE_HEADER] = signing.sign(secret, body)
     try:
-        response = await http.post(url, content=body, headers=sent)
-    except httpx.TimeoutException as e:
+        async with http.post(url, data=body, headers=sent, allow_redirects=False) as response:
+            status, phrase = response.status, response.reason or ""
+            wait = response.headers.get("Retry-After")
+            raw = await response.content.read(MAX_ANSWER_BYTES)
+    except TimeoutError as e:  # aiohttp's timeouts are TimeoutErrors too
         raise TransientError(f"timeout: {type(e).__name__}") from e
-    except httpx.HTTPError as e:
+    except aiohttp.ClientError as e:
         raise TransientError(f"connection failed: {type(e).__name__}: {e}") from e
-    status = response.status_code
     if 200 <= status < 300:
         try:
-            data = response.json()
+            data = json.loads(raw)
         except ValueError:
             data = None
         if isinstance(data, dict):
@@ -92,5 +101,5 @@ async def send(
                 return Published(str(platform_id)[:200], str(url_)[:2000] if url_ else None)
         raise PermanentError(f"{status} without a platform post id (platform_post_id or id)")
     if status in TRANSIENT_STATUSES or status >= 500:
-        raise TransientError(_reason(response), retry_after(response.headers.get("Retry-After")))
-    raise PermanentError(_reason(response))
+        raise TransientError(_reason(status, raw, phrase), retry_after(wait))
+    raise PermanentError(_reason(status, raw, phrase))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
+import aiohttp
 
 from services.calendar.publishing.connectors import Connector, PermanentError
 from services.calendar.publishing.connectors.sandbox import SandboxConnector
@@ -21,31 +21,28 @@ KINDS = ("webhook", "sandbox")
 
 
 class Connectors:
-    """One HTTP client per process; connectors are cheap views over it."""
+    """One HTTP session per process (opened on first use, inside the event loop); connectors
+    are cheap views over it."""
 
     def __init__(self, settings: CalendarSettings, repo: PublishingRepository) -> None:
         self.settings = settings
         self.repo = repo
-        self.http = httpx.AsyncClient(
-            timeout=settings.publish_timeout_s,
-            limits=httpx.Limits(
-                max_connections=settings.publish_concurrency,
-                max_keepalive_connections=settings.publish_concurrency,
-            ),
-            headers={"User-Agent": "SocialOps-Publisher/1"},
-        )
-        self.sandbox = (
-            SandboxConnector(
-                self.http,
-                base_url=settings.publish_sandbox_url,
-                token=settings.publish_sandbox_token,
-            )
-            if settings.publish_sandbox_url
-            else None
-        )
+        self._http: aiohttp.ClientSession | None = None
         self._targets: BoundedCache[tuple[str, str, str], dict[str, Any]] = BoundedCache(
             10_000, TARGET_TTL_S
         )
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None or self._http.closed:
+            self._http = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.settings.publish_timeout_s),
+                connector=aiohttp.TCPConnector(
+                    limit=self.settings.publish_concurrency, limit_per_host=0
+                ),
+                headers={"User-Agent": "SocialOps-Publisher/1"},
+            )
+        return self._http
 
     async def for_post(self, doc: dict[str, Any]) -> Connector:
         key = (doc["tenant_id"], doc["client_id"], str(doc["platform"]))
@@ -55,12 +52,17 @@ class Connectors:
             self._targets.put(key, target)
         if target.get("kind") == "webhook":
             return WebhookConnector(self.http, url=target["url"], secret=target["secret"])
-        if self.sandbox is not None:
-            return self.sandbox
+        if self.settings.publish_sandbox_url:
+            return SandboxConnector(
+                self.http,
+                base_url=self.settings.publish_sandbox_url,
+                token=self.settings.publish_sandbox_token,
+            )
         raise PermanentError(
             f"no publishing target for {key[2]}: set one with "
             f"PUT /clients/{key[1]}/publishing/targets/{key[2]}"
         )
 
     async def close(self) -> None:
-        await self.http.aclose()
+        if self._http is not None:
+            await self._http.close()

@@ -6,7 +6,7 @@ Graph, LinkedIn, X) is a module like this one with that platform's endpoint and 
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from services.calendar.publishing.connectors import Publication, Published
 from services.calendar.publishing.connectors.http import send
@@ -15,7 +15,7 @@ from services.calendar.publishing.connectors.http import send
 class SandboxConnector:
     kind = "sandbox"
 
-    def __init__(self, http: httpx.AsyncClient, *, base_url: str, token: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, *, base_url: str, token: str) -> None:
         self.http = http
         self.base_url = base_url.rstrip("/")
         self.token = token

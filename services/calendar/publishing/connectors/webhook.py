@@ -9,7 +9,7 @@ post with the answer's reason."""
 
 from __future__ import annotations
 
-import httpx
+import aiohttp
 
 from services.calendar.publishing.connectors import Publication, Published
 from services.calendar.publishing.connectors.http import send
@@ -18,7 +18,7 @@ from services.calendar.publishing.connectors.http import send
 class WebhookConnector:
     kind = "webhook"
 
-    def __init__(self, http: httpx.AsyncClient, *, url: str, secret: str) -> None:
+    def __init__(self, http: aiohttp.ClientSession, *, url: str, secret: str) -> None:
         self.http = http
         self.url = url
         self.secret = secret
