@@ -62,6 +62,14 @@ async def ensure_indexes(db: AsyncDatabase[Any], spec: Mapping[str, Iterable[Ind
             await db[collection].create_indexes(models)
 
 
+async def drop_indexes(db: AsyncDatabase[Any], names: Mapping[str, Iterable[str]]) -> None:
+    """Drop indexes an older version created and this one no longer uses (idempotent)."""
+    for collection, dropped in names.items():
+        present = {index["name"] async for index in await db[collection].list_indexes()}
+        for name in set(dropped) & present:
+            await db[collection].drop_index(name)
+
+
 async def ping(client: AsyncMongoClient[Any]) -> bool:
     try:
         await client.admin.command("ping")

@@ -21,13 +21,14 @@ from services.calendar.publishing.connectors.registry import Connectors
 from services.calendar.publishing.dispatcher import Dispatcher
 from services.calendar.publishing.repository import INDEXES as PUBLISHING_INDEXES
 from services.calendar.publishing.repository import PublishingRepository
-from services.calendar.repository import INDEXES, CalendarRepository
+from services.calendar.repository import INDEXES, OBSOLETE_INDEXES, CalendarRepository
 from services.calendar.settings import CalendarSettings
 from services.calendar.strategy import api as strategy_api
 from services.calendar.strategy.repository import INDEXES as STRATEGY_INDEXES
 from services.calendar.strategy.repository import StrategyRepository
 from services.calendar.webhooks.wiring import INDEXES as WEBHOOK_INDEXES
 from services.calendar.webhooks.wiring import Webhooks
+from shared import mongo
 from shared.runtime import Runtime, create_http_app
 
 log = logging.getLogger("socialops.calendar")
@@ -51,7 +52,9 @@ def create_app(settings: CalendarSettings | None = None) -> FastAPI:
             runtime.background.append(asyncio.create_task(dispatcher.run(), name="dispatcher"))
 
     async def migrate_slots() -> None:
-        """Slots stored one document each (before week documents) move into their weeks."""
+        """Slots stored one document each (before week documents) move into their weeks;
+        indexes no longer used are dropped."""
+        await mongo.drop_indexes(runtime.db, OBSOLETE_INDEXES)
         moved = await migrate_slot_documents(runtime.db)
         if moved:
             log.info("moved %d slots into week documents", moved)

@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from services.calendar.repository import OBSOLETE_INDEXES
 from shared import mongo, topics
 from shared.events import BudgetResumed, BudgetThresholdCrossed
 from shared.money import Money
@@ -182,3 +183,34 @@ async def test_resumed_budget_reschedules_only_the_posts_it_paused(
     assert kinds[("PostDue", late["post_id"])] == kinds[("PostPublished", late["post_id"])] == 1
     resumes = [e for e in events if e["event_type"] == "PostResumed"]
     assert {e["causation_id"] for e in resumes} == {resumed_event["event_id"]}
+
+
+async def test_resume_is_planned_on_the_budget_index_and_the_old_index_is_dropped(
+    platform: Platform,
+) -> None:
+    """The posts a budget pauses, and later resumes, are found on (tenant_id, budget_id, status),
+    not by a scan; the
+    (tenant_id, paused_budget_id) index an older version made is dropped at start-up."""
+    db = platform.db("calendar")
+    scratch = db.client[f"{db.name}_old_{datetime.now(UTC):%H%M%S%f}"]
+    try:
+        await scratch.posts.create_index([("tenant_id", 1), ("paused_budget_id", 1)])
+        await scratch.posts.create_index([("tenant_id", 1), ("budget_id", 1), ("status", 1)])
+        await mongo.drop_indexes(scratch, OBSOLETE_INDEXES)
+        await mongo.drop_indexes(scratch, OBSOLETE_INDEXES)  # again: nothing left to drop
+        names = {i["name"] async for i in await scratch.posts.list_indexes()}
+        assert names == {"_id_", "tenant_id_1_budget_id_1_status_1"}
+        await scratch.posts.insert_many([{"_id": i, "tenant_id": "t", "budget_id": f"bu-{i}",
+                                          "status": "paused", "paused_budget_id": f"bu-{i}"}
+                                         for i in range(5)])  # fmt: skip
+        # the posts it paused (resume), and the posts to pause (pause)
+        for query in ({"tenant_id": "t", "budget_id": "bu-1", "status": "paused"},
+                      {"tenant_id": "t", "budget_id": "bu-1",
+                       "status": {"$in": ["scheduled", "due"]}}):  # fmt: skip
+            explained = await scratch.command("explain", {"find": "posts", "filter": query})
+            plan = str(explained["queryPlanner"]["winningPlan"])
+            assert "tenant_id_1_budget_id_1_status_1" in plan and "COLLSCAN" not in plan
+    finally:
+        await db.client.drop_database(scratch.name)
+    names = {i["name"] async for i in await db.posts.list_indexes()}
+    assert "tenant_id_1_paused_budget_id_1" not in names
