@@ -121,7 +121,6 @@ class Dispatcher:
         self.rate = 0.0  # posts/s, smoothed
         self._freed = asyncio.Event()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._claims = 0
         self.candidates: collections.deque[str] = collections.deque()  # scanned due ids
         self.boost = MIN_WINDOW
         self.latency = 0.0  # seconds from claim to recorded, smoothed
@@ -198,7 +197,6 @@ class Dispatcher:
         by the last scan of the due set (scanned again once it is used up). Each process
         takes the posts due at the same second in its own random order, so processes
         claiming at once mostly take different posts instead of aborting each other."""
-        self._claims += 1
         if not self.candidates:
             with DISPATCH_SECONDS.labels("scan").time():
                 scanned = await self.repo.due_ids(now=utcnow(), limit=SCAN_MAX)
