@@ -14,7 +14,7 @@ import itertools
 import logging
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,10 +44,12 @@ from services.metrics.post_facts import POST_LEVELS, PostFacts, platform_key, po
 from services.metrics.repository import (
     LOCAL,
     BucketKey,
+    Mark,
     MetricsRepository,
     Origin,
     bucket_documents,
     bucket_key,
+    mark_documents,
 )
 from shared import mongo, topics
 from shared.delivery import describe, is_transient
@@ -181,6 +183,7 @@ class Prepared:
     batch: Batch
     fresh: list[AnalyticsObserved]
     buckets: list[dict[str, Any]]
+    marks: list[dict[str, Any]]
     ingested: list[MetricsIngested]
 
 
@@ -253,36 +256,54 @@ class Ingestion:
         decode: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[Batch]],
         *,
         chunk: int | None = None,
+        more: Callable[[int], Awaitable[Sequence[ConsumerRecord[Any, Any]]]] | None = None,
+        limit: int = 0,
     ) -> int:
         """Ingest a consumed batch chunk by chunk, pipelined: chunk k+1 is decoded and prepared
         while chunk k is being written, so this process's CPU work overlaps the database's.
         Chunks commit in order. Preparing assumes the previous chunk commits; any failure drops
         the caches, so the retried batch is prepared from what is really stored. Chunk sizes
-        come from the planner (measured costs, latency budget), or are `chunk` when given."""
-        n = len(records)
-        parts = even_bounds(n, chunk) if chunk else self.planner.bounds(n)
+        come from the planner (measured costs, latency budget), or are `chunk` when given.
+
+        With `more` (records consumed since, without waiting), records that arrived while the
+        batch was stored join it as further chunks, up to `limit` records in all. Without it,
+        they would wait in the consumer's buffer for this batch to end and the next to be
+        fetched: a record that arrived during a write was stored two writes later. The caller
+        rewinds their offsets if this raises (`records` grows by them)."""
+        records = list(records)
+        parts = even_bounds(len(records), chunk) if chunk else self.planner.bounds(len(records))
         chunks: list[Batch] = []
         writing: list[asyncio.Task[int]] = []  # in order; the newest commits after the others
         written = stored = 0
         try:
-            for start, end in parts:
-                began = time.perf_counter()
-                with DECODE_SECONDS.time():
-                    chunks.append(await decode(records[start:end]))
-                with PREPARE_SECONDS.time():
-                    prepared = await self._prepare(chunks[-1])
-                self.planner.prepared(end - start, time.perf_counter() - began)
-                after = writing[-1] if writing else None
-                writing.append(asyncio.create_task(self._write(prepared, after=after)))
-                await asyncio.sleep(0)  # let it send its insert
-                if len(writing) > 1:  # the previous one commits while this one inserts
+            n = 0
+            while True:
+                while n < len(parts):
+                    start, end = parts[n]
+                    n += 1
+                    began = time.perf_counter()
+                    with DECODE_SECONDS.time():
+                        chunks.append(await decode(records[start:end]))
+                    with PREPARE_SECONDS.time():
+                        prepared = await self._prepare(chunks[-1])
+                    self.planner.prepared(end - start, time.perf_counter() - began)
+                    after = writing[-1] if writing else None
+                    writing.append(asyncio.create_task(self._write(prepared, after=after)))
+                    await asyncio.sleep(0)  # let it send its insert
+                    if len(writing) > 1:  # the previous one commits while this one inserts
+                        stored += await writing.pop(0)
+                        chunks[written] = []  # committed: not needed for a redo
+                        written += 1
+                arrived = await self._arrived(more, limit - len(records), writing)
+                if arrived:
+                    base = len(records)
+                    records += arrived
+                    parts += [(base + a, base + b) for a, b in self.planner.bounds(len(arrived))]
+                    continue
+                while writing:
                     stored += await writing.pop(0)
-                    chunks[written] = []  # committed: not needed for a redo
                     written += 1
-            while writing:
-                stored += await writing.pop(0)
-                written += 1
-            return stored
+                return stored
         except BaseException as e:
             if writing:  # a prepare failed meanwhile, or a write: the later one aborts too
                 await asyncio.wait(writing)
@@ -303,6 +324,22 @@ class Ingestion:
                 chunks[n] if n < len(chunks) else await decode(records[start:end])
             )
         return stored
+
+    @staticmethod
+    async def _arrived(
+        more: Callable[[int], Awaitable[Sequence[ConsumerRecord[Any, Any]]]] | None,
+        room: int,
+        writing: list[asyncio.Task[int]],
+    ) -> Sequence[ConsumerRecord[Any, Any]]:
+        """Records consumed since (see `ingest_records`): at once if some are there, so they
+        are prepared while the last chunk is written, else once that write is done."""
+        if more is None or room <= 0:
+            return []
+        if arrived := await more(room):
+            return arrived
+        if writing:
+            await asyncio.wait(writing[-1:])
+        return await more(room)
 
     async def _isolating(self, batch: Batch) -> int:
         """`ingest`, but a permanent failure splits the batch in halves and retries each, down
@@ -355,16 +392,19 @@ class Ingestion:
         # the same observation twice in one batch; ids are the producer's, so by tenant
         unique: dict[tuple[str, str], AnalyticsObserved] = {}
         origins: dict[tuple[str, str], Origin] = {}
+        records: dict[tuple[str, str], ConsumerRecord[Any, Any]] = {}
         for record, event in batch:
             ident = (event.tenant_id, event.event_id)
             if ident not in unique:
                 unique[ident] = event
                 origins[ident] = origin(record, event)
+                if record is not None:
+                    records[ident] = record
         keys = {ident: _key(e) for ident, e in unique.items()}  # once per observation
         stored = await self._stored_ids({keys[ident]: e for ident, e in unique.items()})
         fresh = [e for ident, e in unique.items() if e.event_id not in stored[keys[ident]]]
         if not fresh:
-            return Prepared(batch, fresh, [], [])
+            return Prepared(batch, fresh, [], [], [])
         posts = await self._posts({k for e in fresh if (k := _post_of(e))})
         budgets_by_post = {
             (e.tenant_id, e.post_id): budget
@@ -396,10 +436,12 @@ class Ingestion:
         self.series.put_many(changed)
         for e in fresh:
             stored[keys[(e.tenant_id, e.event_id)]].add(e.event_id)
+        from_kafka = [(records[i], e) for e in fresh if (i := (e.tenant_id, e.event_id)) in records]
         return Prepared(
             batch,
             fresh,
             bucket_documents(docs, origins),
+            mark_documents(chunk_marks(from_kafka), at=now),
             summarize(added, budgets_by_post=budgets_by_post, pillars_by_post=pillars_by_post),
         )
 
@@ -427,7 +469,7 @@ class Ingestion:
                 with WRITE_SECONDS.time():
                     began = time.perf_counter()
                     async with mongo.transaction(runtime.mongo) as session:
-                        await self.repo.insert(prepared.buckets, session=session)
+                        await self.repo.insert(prepared.buckets, prepared.marks, session=session)
                         await runtime.outbox.stage(
                             session, runtime.topics(topics.METRICS_INGESTED), *prepared.ingested
                         )
@@ -460,6 +502,18 @@ class Ingestion:
             OBSERVATIONS_INGESTED.labels(tenant_id, platform.value).inc(n)
         for e in fresh:
             INGEST_LAG.observe(max(0.0, (now - e.observed_at).total_seconds()))
+
+
+def chunk_marks(stored: Iterable[tuple[ConsumerRecord[Any, Any], AnalyticsObserved]]) -> list[Mark]:
+    """Per Kafka partition, the record a chunk's stored records begin with there (see
+    `repository`): its offset and event id (the same offset of a recreated topic, or in a test,
+    is another record)."""
+    first: dict[tuple[str, int], tuple[int, str]] = {}
+    for r, e in stored:
+        key = (r.topic, r.partition)
+        if key not in first or r.offset < first[key][0]:
+            first[key] = (r.offset, e.event_id)
+    return [(t, p, offset, event_id) for (t, p), (offset, event_id) in sorted(first.items())]
 
 
 def _post_of(event: AnalyticsObserved) -> str | None:

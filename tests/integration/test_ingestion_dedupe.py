@@ -4,7 +4,9 @@ store them once."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiokafka import ConsumerRecord
 
@@ -83,3 +85,59 @@ async def test_two_consumers_racing_on_the_same_records_store_them_once(
     for d in stored:
         totals[d["entity_id"]] += d["contrib"]["likes"]
     assert totals == {"media-0": 16, "media-1": 17}  # running totals counted once
+
+
+async def test_racing_consumers_collide_on_a_partition_even_when_their_chunks_begin_elsewhere(
+    platform: Platform,
+) -> None:
+    """A bucket holds every partition's records of a chunk and is named after the chunk's first
+    record, so two writers of the same records of partition 2 name their buckets differently
+    when the other partitions in their chunks differ (the old owner also read partition 1, the
+    new one partition 0). Their marks of partition 2 still collide: the new owner reloads what
+    is stored and stores the rest once."""
+    tenant, _ = await platform.new_agency()
+    shared = records(readings(tenant, 8), partition=2, first_offset=100)
+    only_old = records([observation(tenant, "cl-1", entity_id="old", observed_at=T0)],
+                       partition=1, first_offset=3)  # fmt: skip
+    only_new = records([observation(tenant, "cl-1", entity_id="new", observed_at=T0)],
+                       partition=0, first_offset=1)  # fmt: skip
+    zombie, successor = consumer(platform), consumer(platform)
+    # the successor believes it knows everything stored for this client on both days
+    warm = [observation(tenant, "cl-1", entity_id="warm", observed_at=T0 + timedelta(hours=h))
+            for h in (0, 1)]  # fmt: skip
+    assert await successor.ingest(records(warm, partition=3)) == 2
+    assert await zombie.ingest(only_old + shared[:5]) == 6
+
+    assert await successor.ingest(only_new + shared) == 4
+    ids = [d["_id"] for d in await platform.observations(tenant)]
+    expected = [e.event_id for _, e in only_old + only_new + shared]
+    assert len(ids) == len(set(ids)) == len(warm) + len(expected)
+    assert set(expected) <= set(ids)
+
+
+async def test_records_that_arrive_while_a_batch_is_stored_join_it(platform: Platform) -> None:
+    """`more` hands over what the consumer fetched meanwhile: stored in the same call, as
+    further chunks, instead of waiting for the next batch."""
+    tenant, _ = await platform.new_agency()
+    consumed = records(readings(tenant, 9))
+    later = [consumed[3:6], consumed[6:9], []]
+    asked: list[int] = []
+
+    async def more(room: int) -> list[ConsumerRecord[bytes, bytes]]:
+        asked.append(room)
+        return [r for r, _ in later.pop(0)] if later else []
+
+    async def decode(chunk: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Any]:
+        return [(r, AnalyticsObserved.model_validate_json(r.value)) for r in chunk]
+
+    ingestion = consumer(platform)
+    first = [r for r, _ in consumed[:3]]
+    assert await ingestion.ingest_records(first, decode, more=more, limit=100) == 9
+    assert asked[:2] == [97, 94]  # room left under the limit
+    stored = await platform.observations(tenant)
+    assert sorted(d["_id"] for d in stored) == sorted(e.event_id for _, e in consumed)
+
+    asked.clear()
+    later = [consumed[:3]]  # at the limit: nothing more is asked for
+    assert await ingestion.ingest_records(first, decode, more=more, limit=3) == 0
+    assert asked == []

@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime, timedelta, timezone
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
+from aiokafka import ConsumerRecord
 
-from services.metrics.pipeline import ChunkPlanner, even_bounds
-from services.metrics.repository import LOCAL, SHARDS, bucket_documents, indexed_stages, shard_of
+from services.metrics.pipeline import ChunkPlanner, chunk_marks, even_bounds
+from services.metrics.repository import (
+    LOCAL,
+    SHARDS,
+    bucket_documents,
+    indexed_stages,
+    mark_documents,
+    shard_of,
+)
 
 
 def doc(event_id: str, client: str, day: str) -> dict[str, str]:
@@ -20,25 +30,50 @@ def test_a_clients_shard_is_stable_and_spreads_clients() -> None:
     assert len({shard_of(f"client-{i:05d}") for i in range(1000)}) == SHARDS
 
 
-def test_buckets_group_by_shard_day_and_source_and_are_named_after_their_first_record() -> None:
+def test_buckets_group_a_chunk_by_shard_and_day_across_partitions() -> None:
+    """One bucket per shard and day, whatever partition each record came from (per partition
+    would be up to 4x the documents), all named after the chunk's first record."""
     a = "client-a"
     b = next(c for c in (f"client-{i}" for i in range(99)) if shard_of(c) != shard_of(a))
     docs = [doc("e1", a, "2026-11-02"), doc("e2", a, "2026-11-03"), doc("e3", a, "2026-11-02"),
             doc("e4", b, "2026-11-02"), doc("e5", a, "2026-11-02")]  # fmt: skip
-    origins = {("t1", "e1"): (1, 12), ("t1", "e2"): (1, 13), ("t1", "e3"): (1, 9),
-               ("t1", "e4"): (4, 2), ("t1", "e5"): (LOCAL, "e5")}  # fmt: skip
+    origins = {("t1", "e1"): (1, 12), ("t1", "e2"): (1, 13), ("t1", "e3"): (3, 9),
+               ("t1", "e4"): (4, 2), ("t1", "e5"): (0, 40)}  # fmt: skip
     buckets = {b["_id"]: b for b in bucket_documents(docs, origins)}
     sa, sb = shard_of(a), shard_of(b)
+    chunk = "p0|0000000000000000040"  # the lowest (partition, offset) of the chunk
     assert set(buckets) == {
-        f"t1|{sa}|2026-11-02|p1|0000000000000000009",
-        f"t1|{sa}|2026-11-03|p1|0000000000000000013",
-        f"t1|{sb}|2026-11-02|p4|0000000000000000002",
-        f"t1|{sa}|2026-11-02|local|e5",
+        f"t1|{sa}|2026-11-02|{chunk}",
+        f"t1|{sa}|2026-11-03|{chunk}",
+        f"t1|{sb}|2026-11-02|{chunk}",
     }
-    first = buckets[f"t1|{sa}|2026-11-02|p1|0000000000000000009"]
-    assert first["ids"] == ["e1", "e3"]
-    assert [d["_id"] for d in first["obs"]] == ["e1", "e3"]
+    first = buckets[f"t1|{sa}|2026-11-02|{chunk}"]
+    assert first["ids"] == ["e1", "e3", "e5"]
+    assert [d["_id"] for d in first["obs"]] == ["e1", "e3", "e5"]
     assert (first["tenant_id"], first["shard"], first["day"]) == ("t1", sa, "2026-11-02")
+
+
+def test_a_local_chunk_is_named_after_its_first_event_id() -> None:
+    docs = [doc("e7", "client-a", "2026-11-02"), doc("e5", "client-a", "2026-11-02")]
+    origins = {("t1", "e7"): (LOCAL, "e7"), ("t1", "e5"): (LOCAL, "e5")}
+    [bucket] = bucket_documents(docs, origins)
+    assert bucket["_id"] == f"t1|{shard_of('client-a')}|2026-11-02|local|e5"
+
+
+def test_a_chunk_marks_where_it_begins_in_each_partition_it_read() -> None:
+    def rec(topic: str, partition: int, offset: int) -> ConsumerRecord[bytes, bytes]:
+        return ConsumerRecord(topic, partition, offset, 0, 0, b"", b"", None, 0, 0, ())
+
+    def event(event_id: str) -> Any:
+        return SimpleNamespace(event_id=event_id)
+
+    stored = [(rec("obs", 1, 12), event("a")), (rec("obs", 0, 7), event("b")),
+              (rec("obs", 1, 10), event("c")), (rec("other", 1, 3), event("d"))]  # fmt: skip
+    assert chunk_marks(stored) == [("obs", 0, 7, "b"), ("obs", 1, 10, "c"), ("other", 1, 3, "d")]
+    at = datetime(2026, 11, 2, tzinfo=UTC)
+    assert mark_documents(chunk_marks(stored[:1]), at=at) == [
+        {"_id": "obs|1|0000000000000000012|a", "at": at}
+    ]
 
 
 def test_queries_use_the_index_prefix_then_prune_days_then_unwind_then_match() -> None:
