@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import ConsumerRecord, TopicPartition
-from faststream.kafka import KafkaMessage, KafkaRouter
+from aiokafka import ConsumerRecord
+from faststream.kafka import KafkaRouter
 
 from services.metrics.metrics import BATCH_SIZE, OBSERVATIONS_REJECTED
 from services.metrics.pipeline import YIELD_EVERY, Batch, Ingestion
@@ -68,24 +68,10 @@ def build_router(
             listener=ingestion.rebalance_listener(),
         ),
     )
-    async def on_observations(records: Any, message: KafkaMessage) -> None:
-        """Validate each record (poison -> .dlq), then store the batch chunk by chunk, each in
-        one transaction, with the records that arrive meanwhile (`Ingestion.ingest_records`)."""
+    async def on_observations(records: Any) -> None:
+        """Validate each record (poison -> .dlq), then store the batch in one transaction."""
         BATCH_SIZE.observe(len(records))
-        consumer = message.consumer
-        arrived: list[ConsumerRecord[Any, Any]] = []
-
-        async def more(room: int) -> list[ConsumerRecord[Any, Any]]:
-            got = await consumer.getmany(timeout_ms=0, max_records=room)  # type: ignore[attr-defined]
-            fresh = [r for batch in got.values() for r in batch]
-            arrived.extend(fresh)
-            return fresh
-
-        try:
-            await ingestion.ingest_records(records, decode, more=more, limit=max_records)
-        except BaseException:
-            rewind(consumer, arrived)  # the batch is retried or nacked: these go with it
-            raise
+        await ingestion.ingest_records(records, decode)
 
     async def decode(chunk: Sequence[ConsumerRecord[Any, Any]]) -> Batch:
         return await decode_batch(
@@ -105,14 +91,3 @@ def build_router(
         await runtime.require_tenant(event.tenant_id)
 
     return router
-
-
-def rewind(consumer: Any, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
-    """Seek each partition back to the first of `records` there: read again, not skipped.
-    (The subscriber rewinds the batch it handed over the same way on a nack.)"""
-    first: dict[TopicPartition, int] = {}
-    for r in records:
-        tp = TopicPartition(r.topic, r.partition)
-        first[tp] = min(first.get(tp, r.offset), r.offset)
-    for tp, offset in first.items():
-        consumer.seek(tp, offset)

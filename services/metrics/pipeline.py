@@ -256,54 +256,36 @@ class Ingestion:
         decode: Callable[[Sequence[ConsumerRecord[Any, Any]]], Awaitable[Batch]],
         *,
         chunk: int | None = None,
-        more: Callable[[int], Awaitable[Sequence[ConsumerRecord[Any, Any]]]] | None = None,
-        limit: int = 0,
     ) -> int:
         """Ingest a consumed batch chunk by chunk, pipelined: chunk k+1 is decoded and prepared
         while chunk k is being written, so this process's CPU work overlaps the database's.
         Chunks commit in order. Preparing assumes the previous chunk commits; any failure drops
         the caches, so the retried batch is prepared from what is really stored. Chunk sizes
-        come from the planner (measured costs, latency budget), or are `chunk` when given.
-
-        With `more` (records consumed since, without waiting), records that arrived while the
-        batch was stored join it as further chunks, up to `limit` records in all. Without it,
-        they would wait in the consumer's buffer for this batch to end and the next to be
-        fetched: a record that arrived during a write was stored two writes later. The caller
-        rewinds their offsets if this raises (`records` grows by them)."""
-        records = list(records)
-        parts = even_bounds(len(records), chunk) if chunk else self.planner.bounds(len(records))
+        come from the planner (measured costs, latency budget), or are `chunk` when given."""
+        n = len(records)
+        parts = even_bounds(n, chunk) if chunk else self.planner.bounds(n)
         chunks: list[Batch] = []
         writing: list[asyncio.Task[int]] = []  # in order; the newest commits after the others
         written = stored = 0
         try:
-            n = 0
-            while True:
-                while n < len(parts):
-                    start, end = parts[n]
-                    n += 1
-                    began = time.perf_counter()
-                    with DECODE_SECONDS.time():
-                        chunks.append(await decode(records[start:end]))
-                    with PREPARE_SECONDS.time():
-                        prepared = await self._prepare(chunks[-1])
-                    self.planner.prepared(end - start, time.perf_counter() - began)
-                    after = writing[-1] if writing else None
-                    writing.append(asyncio.create_task(self._write(prepared, after=after)))
-                    await asyncio.sleep(0)  # let it send its insert
-                    if len(writing) > 1:  # the previous one commits while this one inserts
-                        stored += await writing.pop(0)
-                        chunks[written] = []  # committed: not needed for a redo
-                        written += 1
-                arrived = await self._arrived(more, limit - len(records), writing)
-                if arrived:
-                    base = len(records)
-                    records += arrived
-                    parts += [(base + a, base + b) for a, b in self.planner.bounds(len(arrived))]
-                    continue
-                while writing:
+            for start, end in parts:
+                began = time.perf_counter()
+                with DECODE_SECONDS.time():
+                    chunks.append(await decode(records[start:end]))
+                with PREPARE_SECONDS.time():
+                    prepared = await self._prepare(chunks[-1])
+                self.planner.prepared(end - start, time.perf_counter() - began)
+                after = writing[-1] if writing else None
+                writing.append(asyncio.create_task(self._write(prepared, after=after)))
+                await asyncio.sleep(0)  # let it send its insert
+                if len(writing) > 1:  # the previous one commits while this one inserts
                     stored += await writing.pop(0)
+                    chunks[written] = []  # committed: not needed for a redo
                     written += 1
-                return stored
+            while writing:
+                stored += await writing.pop(0)
+                written += 1
+            return stored
         except BaseException as e:
             if writing:  # a prepare failed meanwhile, or a write: the later one aborts too
                 await asyncio.wait(writing)
@@ -324,22 +306,6 @@ class Ingestion:
                 chunks[n] if n < len(chunks) else await decode(records[start:end])
             )
         return stored
-
-    @staticmethod
-    async def _arrived(
-        more: Callable[[int], Awaitable[Sequence[ConsumerRecord[Any, Any]]]] | None,
-        room: int,
-        writing: list[asyncio.Task[int]],
-    ) -> Sequence[ConsumerRecord[Any, Any]]:
-        """Records consumed since (see `ingest_records`): at once if some are there, so they
-        are prepared while the last chunk is written, else once that write is done."""
-        if more is None or room <= 0:
-            return []
-        if arrived := await more(room):
-            return arrived
-        if writing:
-            await asyncio.wait(writing[-1:])
-        return await more(room)
 
     async def _isolating(self, batch: Batch) -> int:
         """`ingest`, but a permanent failure splits the batch in halves and retries each, down

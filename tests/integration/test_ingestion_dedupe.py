@@ -4,9 +4,7 @@ store them once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from aiokafka import ConsumerRecord
 
@@ -113,31 +111,3 @@ async def test_racing_consumers_collide_on_a_partition_even_when_their_chunks_be
     expected = [e.event_id for _, e in only_old + only_new + shared]
     assert len(ids) == len(set(ids)) == len(warm) + len(expected)
     assert set(expected) <= set(ids)
-
-
-async def test_records_that_arrive_while_a_batch_is_stored_join_it(platform: Platform) -> None:
-    """`more` hands over what the consumer fetched meanwhile: stored in the same call, as
-    further chunks, instead of waiting for the next batch."""
-    tenant, _ = await platform.new_agency()
-    consumed = records(readings(tenant, 9))
-    later = [consumed[3:6], consumed[6:9], []]
-    asked: list[int] = []
-
-    async def more(room: int) -> list[ConsumerRecord[bytes, bytes]]:
-        asked.append(room)
-        return [r for r, _ in later.pop(0)] if later else []
-
-    async def decode(chunk: Sequence[ConsumerRecord[bytes, bytes]]) -> list[Any]:
-        return [(r, AnalyticsObserved.model_validate_json(r.value)) for r in chunk]
-
-    ingestion = consumer(platform)
-    first = [r for r, _ in consumed[:3]]
-    assert await ingestion.ingest_records(first, decode, more=more, limit=100) == 9
-    assert asked[:2] == [97, 94]  # room left under the limit
-    stored = await platform.observations(tenant)
-    assert sorted(d["_id"] for d in stored) == sorted(e.event_id for _, e in consumed)
-
-    asked.clear()
-    later = [consumed[:3]]  # at the limit: nothing more is asked for
-    assert await ingestion.ingest_records(first, decode, more=more, limit=3) == 0
-    assert asked == []
