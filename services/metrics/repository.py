@@ -8,7 +8,8 @@ at most SHARDS documents and index entries per tenant and day instead of 5,000: 
 database charges ~0.45 ms per document (its index entries included) and little per byte, and
 one bucket per client would still cost a document per observation when a light load brings ~1
 observation per client per chunk. A bucket holds records of every Kafka partition the chunk
-read (per partition, 4x the documents at a light load, measured: half-load p99 1,985 -> 740 ms).
+read (per partition, up to 4x the documents at a light load; `make bench-ingest`: half-load
+p99 1,985 -> 957-960 ms).
 
 Queries read the buckets of a client's shard (or of the whole tenant) through the one index
 (tenant, shard, day), unwind them, then filter and group the observations as if they were
