@@ -62,9 +62,8 @@ LOOKUP_CONCURRENCY = 32
 BucketKey = tuple[str, int, str]  # (tenant_id, shard, UTC day "YYYY-MM-DD")
 Origin = tuple[int, int] | tuple[int, str]  # (Kafka partition, offset) or (LOCAL, event id)
 LOCAL = -1
-Mark = tuple[
-    str, int, int, str
-]  # Kafka topic, partition, a chunk's first offset and event id there
+# Kafka topic, partition, and where a chunk's stored records begin there: offset, event id
+Mark = tuple[str, int, int, str]
 
 
 @functools.lru_cache(maxsize=65_536)  # asked per observation, twice, of few distinct clients
@@ -151,6 +150,7 @@ def bucket_documents(
 
 
 def mark_documents(marks: Iterable[Mark], *, at: datetime) -> list[dict[str, Any]]:
+    """A chunk's marks as documents (see the module docstring); `at` lets the TTL drop them."""
     return [
         {"_id": f"{topic}|{partition}|{offset:019d}|{event_id}", "at": at}
         for topic, partition, offset, event_id in marks
